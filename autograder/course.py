@@ -1,0 +1,193 @@
+"""The course directory: nbgrader's own layout, so formgrader works on the same folder.
+
+```
+<course>/nbgrader_config.py                               written on first use
+<course>/source/<assignment>/<assignment>.ipynb           copied from notebooks/
+<course>/release/<assignment>/<assignment>.ipynb          what students get
+<course>/submitted/<student>/<assignment>/<assignment>.ipynb
+<course>/autograded/<student>/<assignment>/...
+<course>/feedback/<student>/<assignment>/<assignment>.html
+<course>/gradebook.db
+```
+
+`Course` knows where everything lives and how to configure nbgrader for it; it does not run
+any nbgrader step itself (`build.py` and `grade.py` do).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from traitlets.config import Config
+
+COURSE_ID = "cnn-course"
+
+# The project's source notebooks, one per assignment. Present in a checkout (and an editable
+# install); a wheel does not ship them, so `cnn-course release --source DIR` names them there.
+PROJECT_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+# Seconds a single cell may run during autograde before nbgrader interrupts it. The course
+# notebooks train small networks in their FAST configuration, which takes a minute or two per
+# cell on a 2-core CPU; a stuck submission is stopped after this long and scored for what ran.
+DEFAULT_CELL_TIMEOUT = 600
+
+# Seconds nbgrader waits for a kernel to exit after the notebook ends before killing it.
+# jupyter_client's default (5 s) would add five idle seconds to every graded notebook.
+KERNEL_SHUTDOWN_WAIT = 0.5
+
+_CONFIG_FILE_TEXT = '''\
+"""nbgrader configuration for the cnn-course course directory.
+
+Written by `cnn-course` on first use so that plain `nbgrader` commands and the formgrader in
+JupyterLab work in this directory too. Edit freely: `cnn-course` does not overwrite it.
+"""
+
+import os
+
+c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
+
+c.CourseDirectory.course_id = "{course_id}"
+# The folder holding this file is the course root, wherever it is moved to.
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db")
+
+# Seconds one cell may run during autograde (`cnn-course autograde --timeout` overrides it).
+c.ExecutePreprocessor.timeout = {timeout}
+# Do not leave each finished kernel running for seconds before it is shut down.
+c.KernelManager.shutdown_wait_time = {shutdown_wait}
+'''
+
+# Short names accepted by Course.nbgrader_config(**overrides), mapped to nbgrader traits.
+_OVERRIDE_ALIASES = {
+    "timeout": ("ExecutePreprocessor", "timeout"),
+    "shutdown_wait_time": ("KernelManager", "shutdown_wait_time"),
+    "force": ("BaseConverter", "force"),
+}
+
+
+class Course:
+    """A course directory in nbgrader's layout.
+
+    Args:
+        root: the course folder (created by `ensure()`, not by the constructor, so that
+            asking about a course that does not exist yet changes nothing on disk).
+
+    Attributes:
+        root: absolute path of the course folder.
+        source_dir, release_dir, submitted_dir, autograded_dir, feedback_dir: nbgrader's
+            step folders below `root`.
+        gradebook_path: `root / "gradebook.db"`.
+        db_url: the SQLAlchemy URL of the gradebook, `sqlite:///<gradebook_path>`.
+        config_path: `root / "nbgrader_config.py"`.
+    """
+
+    def __init__(self, root: Path | str = "course") -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.source_dir = self.root / "source"
+        self.release_dir = self.root / "release"
+        self.submitted_dir = self.root / "submitted"
+        self.autograded_dir = self.root / "autograded"
+        self.feedback_dir = self.root / "feedback"
+        self.gradebook_path = self.root / "gradebook.db"
+        self.db_url = f"sqlite:///{self.gradebook_path}"
+        self.config_path = self.root / "nbgrader_config.py"
+
+    def __repr__(self) -> str:
+        return f"Course({str(self.root)!r})"
+
+    def ensure(self) -> Course:
+        """Create the course folder, its step folders and `nbgrader_config.py` if missing.
+
+        An existing `nbgrader_config.py` is left as it is (the instructor may have edited it).
+        Returns the course itself, so `Course(path).ensure()` reads as one step.
+        """
+        if self.root.exists() and not self.root.is_dir():
+            raise NotADirectoryError(
+                f"the course directory {self.root} is a file, not a folder. "
+                "Pass another folder with --course DIR."
+            )
+        for folder in (
+            self.root,
+            self.source_dir,
+            self.release_dir,
+            self.submitted_dir,
+            self.autograded_dir,
+            self.feedback_dir,
+        ):
+            folder.mkdir(parents=True, exist_ok=True)
+        if not self.config_path.exists():
+            self.config_path.write_text(
+                _CONFIG_FILE_TEXT.format(
+                    course_id=COURSE_ID,
+                    timeout=DEFAULT_CELL_TIMEOUT,
+                    shutdown_wait=KERNEL_SHUTDOWN_WAIT,
+                )
+            )
+        return self
+
+    def nbgrader_config(self, **overrides) -> Config:
+        """The traitlets `Config` that every nbgrader step run on this course uses.
+
+        Sets `CourseDirectory.root`, `course_id` ("cnn-course") and `db_url`, the per-cell
+        timeout `ExecutePreprocessor.timeout` and a short `KernelManager.shutdown_wait_time`.
+
+        Args:
+            **overrides: either short names (`timeout=120`, `shutdown_wait_time=1.0`,
+                `force=True`) or full trait names as `**{"Autograde.create_student": False}`.
+
+        Returns:
+            a fresh `Config`; changing it does not change the course.
+        """
+        config = Config()
+        config.CourseDirectory.root = str(self.root)
+        config.CourseDirectory.course_id = COURSE_ID
+        config.CourseDirectory.db_url = self.db_url
+        config.ExecutePreprocessor.timeout = DEFAULT_CELL_TIMEOUT
+        config.KernelManager.shutdown_wait_time = KERNEL_SHUTDOWN_WAIT
+        for key, value in overrides.items():
+            if key in _OVERRIDE_ALIASES:
+                section, trait = _OVERRIDE_ALIASES[key]
+            elif key.count(".") == 1 and all(key.split(".")):
+                section, trait = key.split(".")
+            else:
+                raise ValueError(
+                    f"nbgrader_config override {key!r} is neither one of "
+                    f"{sorted(_OVERRIDE_ALIASES)} nor a trait name like 'Execute.timeout'."
+                )
+            config[section][trait] = value
+        return config
+
+    def assignments(self) -> list[str]:
+        """Names of the assignments in `source/` or `release/` (folders holding a notebook)."""
+        names = set()
+        for step_dir in (self.source_dir, self.release_dir):
+            if step_dir.is_dir():
+                names.update(
+                    folder.name
+                    for folder in step_dir.iterdir()
+                    if folder.is_dir() and any(folder.glob("*.ipynb"))
+                )
+        return sorted(names)
+
+    def students(self) -> list[str]:
+        """Student ids with at least one collected submission, i.e. the folders of `submitted/`."""
+        if not self.submitted_dir.is_dir():
+            return []
+        return sorted(
+            folder.name
+            for folder in self.submitted_dir.iterdir()
+            if folder.is_dir() and not folder.name.startswith(".")
+        )
+
+    def submission_path(self, student: str, assignment: str) -> Path:
+        """Where `student`'s notebook for `assignment` is collected:
+        `submitted/<student>/<assignment>/<assignment>.ipynb`."""
+        return self.submitted_dir / student / assignment / f"{assignment}.ipynb"
+
+    def source_path(self, assignment: str) -> Path:
+        """`source/<assignment>/<assignment>.ipynb`."""
+        return self.source_dir / assignment / f"{assignment}.ipynb"
+
+    def release_path(self, assignment: str) -> Path:
+        """`release/<assignment>/<assignment>.ipynb`."""
+        return self.release_dir / assignment / f"{assignment}.ipynb"
