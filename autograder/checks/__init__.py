@@ -1,0 +1,9 @@
+"""One check per exercise. Each takes the student's callable and ``cases="public"`` or
+``"hidden"``, prints one line when every case passes, and raises ``AssertionError`` with a
+diagnosis otherwise. See ``_compare`` for the shared machinery.
+"""
+
+from autograder.checks.arithmetic import *  # noqa: F401,F403
+from autograder.checks.arithmetic import __all__ as _arithmetic
+
+__all__ = [*_arithmetic]
