@@ -16,6 +16,9 @@ any nbgrader step itself (`build.py` and `grade.py` do).
 
 from __future__ import annotations
 
+import difflib
+import os
+import sys
 from pathlib import Path
 
 from traitlets.config import Config
@@ -56,6 +59,38 @@ c.ExecutePreprocessor.timeout = {timeout}
 # Do not leave each finished kernel running for seconds before it is shut down.
 c.KernelManager.shutdown_wait_time = {shutdown_wait}
 '''
+
+
+class CourseError(Exception):
+    """Something in the course directory or its inputs needs the instructor's attention.
+
+    The message says what happened, to which file, and what to do next; the command line
+    prints it without a traceback and exits with status 1.
+    """
+
+
+class UsageError(CourseError):
+    """A command was called with arguments that cannot work (the command line exits with 2)."""
+
+
+def put_interpreter_on_path() -> None:
+    """Put this interpreter's `bin/` first on PATH, so nbgrader finds its helper programs.
+
+    nbgrader's gradebook runs the `alembic` command as a subprocess; when `cnn-course` is run
+    as `.venv/bin/cnn-course` without activating the environment, it would not be found.
+    """
+    bin_dir = str(Path(sys.executable).parent)
+    entries = os.environ.get("PATH", "").split(os.pathsep)
+    if bin_dir not in entries:
+        os.environ["PATH"] = os.pathsep.join([bin_dir, *[e for e in entries if e]])
+
+
+def did_you_mean(name: str, choices) -> str:
+    """ " Did you mean 02_layers?" for the closest of `choices`, or "" when none is close."""
+    by_folded = {choice.casefold(): choice for choice in choices}
+    close = difflib.get_close_matches(name.casefold(), list(by_folded), n=1, cutoff=0.6)
+    return f" Did you mean {by_folded[close[0]]}?" if close else ""
+
 
 # Short names accepted by Course.nbgrader_config(**overrides), mapped to nbgrader traits.
 _OVERRIDE_ALIASES = {
@@ -137,7 +172,11 @@ class Course:
 
         Returns:
             a fresh `Config`; changing it does not change the course.
+
+        Also puts this interpreter's `bin/` on PATH (see `put_interpreter_on_path`), which
+        every nbgrader step that opens the gradebook needs.
         """
+        put_interpreter_on_path()
         config = Config()
         config.CourseDirectory.root = str(self.root)
         config.CourseDirectory.course_id = COURSE_ID
