@@ -1,0 +1,136 @@
+"""The checks of notebook 01 pass the notebook's solutions and fail every known mistake, naming it."""
+
+import warnings
+
+import pytest
+
+from autograder.checks import (
+    check_conv_output_size,
+    check_conv_param_count,
+    check_convolve2d,
+    check_cross_correlate2d,
+    check_padding_for,
+    check_receptive_field,
+)
+from tests.solutions import load_solutions
+from tests.wrong import arithmetic as wrong
+
+CHECKS = {
+    "conv_output_size": check_conv_output_size,
+    "padding_for": check_padding_for,
+    "conv_param_count": check_conv_param_count,
+    "receptive_field": check_receptive_field,
+    "cross_correlate2d": check_cross_correlate2d,
+    "convolve2d": check_convolve2d,
+}
+
+
+@pytest.fixture(scope="module")
+def solutions():
+    return load_solutions("01_conv_arithmetic")
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+@pytest.mark.parametrize("kind", ["public", "hidden"])
+def test_check_passes_the_notebook_solution(solutions, name, kind, capsys):
+    result = CHECKS[name](getattr(solutions, name), cases=kind)
+    assert result.passed == result.total > 0
+    assert f"{name}: {result.total}/{result.total} {kind} cases pass" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "check, impl, mistake",
+    [
+        (check_conv_output_size, wrong.conv_output_size_floors, "rounded down"),
+        (check_conv_output_size, wrong.conv_output_size_no_plus_one, r"forgot the \+ 1"),
+        (check_conv_output_size, wrong.conv_output_size_one_sided_pad, "EACH side"),
+        (check_conv_output_size, wrong.conv_output_size_asserts, "raise ValueError instead"),
+        (check_conv_output_size, wrong.conv_output_size_returns_float, "return an int"),
+        (check_padding_for, wrong.padding_for_same_ceil, r"ceil\(F/2\)"),
+        (check_padding_for, wrong.padding_for_full_twice, r"2\(F - 1\)"),
+        (check_padding_for, wrong.padding_for_even_same_allowed, "must raise ValueError"),
+        (check_conv_param_count, wrong.conv_param_count_no_bias, "forgot the biases"),
+        (check_conv_param_count, wrong.conv_param_count_no_channels, "ALL input channels"),
+        (check_receptive_field, wrong.receptive_field_ignores_strides, "ignored the strides"),
+        (check_receptive_field, wrong.receptive_field_own_stride, "own window"),
+        (check_cross_correlate2d, wrong.cross_correlate2d_flipped_kernel, "kernel flipped"),
+        (check_convolve2d, wrong.convolve2d_not_flipped, "flips the kernel"),
+        (
+            check_cross_correlate2d,
+            wrong.cross_correlate2d_returns_list,
+            "numpy.ndarray; it returned a list",
+        ),
+        (
+            check_cross_correlate2d,
+            wrong.cross_correlate2d_full_mode,
+            r"(?s)out has shape \(4, 4\), expected \(2, 2\).*VALID mode",
+        ),
+        (check_cross_correlate2d, wrong.cross_correlate2d_in_place, "changed its input x in place"),
+    ],
+)
+def test_check_fails_a_wrong_implementation_and_names_the_mistake(check, impl, mistake):
+    with pytest.raises(AssertionError, match=mistake):
+        check(impl)
+
+
+@pytest.mark.parametrize(
+    "check, impl",
+    [
+        (check_conv_output_size, wrong.conv_output_size_floors),
+        (check_padding_for, wrong.padding_for_same_ceil),
+        (check_conv_param_count, wrong.conv_param_count_no_bias),
+        (check_receptive_field, wrong.receptive_field_ignores_strides),
+        (check_convolve2d, wrong.convolve2d_not_flipped),
+    ],
+)
+def test_hidden_cases_fail_the_same_mistakes(check, impl):
+    with pytest.raises(AssertionError, match="hidden"):
+        check(impl, cases="hidden")
+
+
+def test_a_failure_names_the_function_the_case_and_the_inputs():
+    with pytest.raises(AssertionError) as failure:
+        check_conv_output_size(wrong.conv_output_size_floors)
+    first, inputs, *_ = str(failure.value).splitlines()
+    assert first.startswith(
+        'conv_output_size: case "7x7 input, 3x3 filter, stride 3 (2.33: does not fit)" failed'
+    )
+    assert inputs == "  inputs: n 7, f 3, stride=3"
+
+
+def test_an_unwritten_function_is_told_it_is_not_written_yet(solutions):
+    def stub(n, f, stride=1, pad=0):
+        raise NotImplementedError()
+
+    with pytest.raises(AssertionError, match="not written yet"):
+        check_conv_output_size(stub)
+
+
+def test_warnings_and_stderr_from_honest_code_cost_nothing(solutions, capsys):
+    import sys
+
+    def noisy(x, k):
+        warnings.warn("this is only a warning", UserWarning)
+        print("progress...", file=sys.stderr)
+        return solutions.cross_correlate2d(x, k)
+
+    result = check_cross_correlate2d(noisy)
+    assert result.passed == result.total
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "never costs points" in captured.out
+
+
+def test_hidden_cases_follow_the_graders_seed(monkeypatch, solutions):
+    from autograder.checks._compare import hidden_rng
+
+    monkeypatch.setenv("CNN_COURSE_HIDDEN_SEED", "1234")
+    first = hidden_rng("conv_output_size").integers(0, 10**9, size=4)
+    again = hidden_rng("conv_output_size").integers(0, 10**9, size=4)
+    other = hidden_rng("padding_for").integers(0, 10**9, size=4)
+    assert (first == again).all() and not (first == other).all()
+
+
+def test_an_unknown_case_kind_is_refused(solutions):
+    with pytest.raises(ValueError, match='"public" or "hidden"'):
+        check_conv_output_size(solutions.conv_output_size, cases="secret")
