@@ -110,7 +110,7 @@ def test_warnings_and_stderr_from_honest_code_cost_nothing(solutions, capsys):
     import sys
 
     def noisy(x, k):
-        warnings.warn("this is only a warning", UserWarning)
+        warnings.warn("this is only a warning", UserWarning, stacklevel=2)
         print("progress...", file=sys.stderr)
         return solutions.cross_correlate2d(x, k)
 
