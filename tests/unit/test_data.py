@@ -9,6 +9,7 @@ import gzip
 import importlib.util
 import shutil
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from course_utils.data import (
     parse_idx,
     verify_fashion_mnist_file,
 )
+from course_utils.device import to_device
 
 REPO_DATA = Path(__file__).resolve().parents[2] / "data"
 HAVE_DEBIAN = all((DEBIAN_FASHION_MNIST_DIR / name).is_file() for name in FASHION_MNIST_FILES)
@@ -387,20 +389,23 @@ def test_training_loader_reshuffles_each_epoch_and_test_loader_keeps_its_order(s
     assert torch.equal(test_labels, torch.from_numpy(load_fashion_mnist("test")[1]))
 
 
+def _image_counts(images):
+    """How often each distinct image occurs (a multiset of images), for exact comparisons."""
+    return Counter(image.numpy().tobytes() for image in images)
+
+
 def test_validation_split_is_stratified_disjoint_and_seeded(shipped_data):
     train, val, test = fashion_mnist_loaders(batch_size=1000, val_fraction=0.1, device="cpu")
     assert len(train.dataset) == 9_000 and len(val.dataset) == 1_000
+    assert len(test.dataset) == 2_000
     val_labels = torch.cat([labels for _, labels in val])
     assert torch.bincount(val_labels, minlength=10).tolist() == [100] * 10
-    train_images = torch.cat([images for images, _ in train]).flatten(1)
-    val_images = torch.cat([images for images, _ in val]).flatten(1)
-    all_images = torch.cat([train_images, val_images])
-    assert (
-        torch.unique(all_images, dim=0).shape[0]
-        == torch.unique(torch.from_numpy(load_fashion_mnist("train")[0]).flatten(1), dim=0).shape[0]
-    )
+    train_images = torch.cat([images for images, _ in train])
+    val_images = torch.cat([images for images, _ in val])
+    subset_images = torch.from_numpy(load_fashion_mnist("train")[0])
+    assert _image_counts(train_images) + _image_counts(val_images) == _image_counts(subset_images)
     again = fashion_mnist_loaders(batch_size=1000, val_fraction=0.1, device="cpu")[1]
-    assert torch.equal(torch.cat([images for images, _ in again]).flatten(1), val_images)
+    assert torch.equal(torch.cat([images for images, _ in again]), val_images)
 
 
 @pytest.mark.parametrize(
@@ -421,6 +426,20 @@ def test_loaders_pin_memory_for_a_cuda_device(shipped_data, monkeypatch):
     monkeypatch.setattr(data, "get_device", lambda device=None: torch.device("cuda"))
     train, test = fashion_mnist_loaders(batch_size=256)
     assert train.pin_memory and test.pin_memory
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_loaders_for_cuda_pin_memory_and_batches_reach_the_gpu_unchanged(shipped_data):
+    train, test = fashion_mnist_loaders(batch_size=256, device="cuda")
+    assert train.pin_memory and test.pin_memory
+    images, labels = next(iter(test))
+    assert images.is_pinned()
+    on_gpu = to_device((images, labels), "cuda", non_blocking=True)
+    assert on_gpu[0].device.type == "cuda" and on_gpu[1].device.type == "cuda"
+    assert torch.equal(on_gpu[0].cpu(), images) and torch.equal(on_gpu[1].cpu(), labels)
+    gpu_images, _ = load_fashion_mnist("test", as_tensors=True, device="cuda")
+    assert gpu_images.device.type == "cuda" and gpu_images.shape == (2000, 1, 28, 28)
 
 
 # ---- photos
