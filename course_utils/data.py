@@ -153,8 +153,8 @@ def _missing_data_error(relative: str, directory: Path) -> FileNotFoundError:
     return FileNotFoundError(
         f"cnn-course data file {relative!r} not found in {directory}. "
         f"Looked in: {_where_we_looked()}. "
-        f"To fix: reinstall the package (`pip install --force-reinstall cnn-course`, or "
-        f"`pip install -e .` in a checkout), or set ${DATA_ENV_VAR} to a directory that "
+        f"To fix: reinstall cnn-course the way it was installed (`pip install -e .` in a "
+        f"checkout, or `pip install --force-reinstall <same source>`), or set ${DATA_ENV_VAR} to a directory that "
         f"holds {relative} and {CHECKSUMS_FILE} (a copy of the repository's data/ folder)."
     )
 
@@ -202,7 +202,7 @@ def _verified_data_file(relative: str) -> Path:
     if got != checksums[relative]:
         raise ChecksumError(
             f"{path} is corrupt or was altered: SHA-256 expected {checksums[relative]}, got "
-            f"{got}. Reinstall the package (`pip install --force-reinstall cnn-course`) or "
+            f"{got}. Reinstall cnn-course (`pip install --force-reinstall <same source>`) or "
             f"restore the file from the repository (`git checkout -- data/{relative}`)."
         )
     return path
@@ -374,10 +374,15 @@ def _load_full(split: str, root: str | Path | None, download: bool) -> tuple[np.
         source = _find_source_dir(target)
     if source is None:
         looked = [root_path] if root_path is not None else [DEBIAN_FASHION_MNIST_DIR, _cache_dir()]
-        places = ", ".join(str(path) for base in looked for path in _source_layouts(base))
+        places = "; ".join(
+            f"{path} lacks {', '.join(n for n in FASHION_MNIST_FILES if not (path / n).is_file())}"
+            for base in looked
+            for path in _source_layouts(base)
+        )
         raise FileNotFoundError(
             "the full Fashion-MNIST needs the four official files "
-            f"({', '.join(FASHION_MNIST_FILES)}); they are not all in any of: {places}. "
+            f"({', '.join(FASHION_MNIST_FILES)}); none of the places looked in has all four: "
+            f"{places}. "
             "To get them: load_fashion_mnist(..., subset=False, download=True) downloads them "
             f"(to {root_path if root_path is not None else _cache_dir()}); on Debian or Ubuntu "
             "`apt install dataset-fashion-mnist` installs them in "
