@@ -1,0 +1,232 @@
+"""Every source notebook is valid nbgrader markup and runs top to bottom with its tests passing.
+
+Structural tests read the notebooks as committed; execution tests (marked slow) run each one
+in a fresh kernel of the project's Python (see conftest.py), from notebooks/, in the fast
+configuration.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbgrader.nbgraderformat import MetadataValidator
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+CELL_TIMEOUT_S = 600
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+# The first markdown cell states the points, e.g. "**Total: 18 points** (14 autograded, 4 graded by hand)".
+TOTAL_PATTERN = re.compile(r"Total:\s*(\d+)\s*points", re.IGNORECASE)
+AUTOGRADED_PATTERN = re.compile(r"(\d+)\s+autograded", re.IGNORECASE)
+BY_HAND_PATTERN = re.compile(r"(\d+)\s+graded by hand", re.IGNORECASE)
+
+notebook_params = pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def grade_id(cell, index: int) -> str:
+    return nbgrader_meta(cell).get("grade_id", f"cell {index}")
+
+
+def is_autograded_test(cell) -> bool:
+    meta = nbgrader_meta(cell)
+    return cell.cell_type == "code" and meta.get("grade", False) and not meta.get("solution", False)
+
+
+def is_hand_graded(cell) -> bool:
+    meta = nbgrader_meta(cell)
+    return meta.get("grade", False) and meta.get("solution", False)
+
+
+def balanced(source: str, begin: str, end: str) -> bool:
+    """Every begin marker is closed by an end marker before the next begin, and nothing dangles."""
+    depth = 0
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped == begin:
+            if depth:
+                return False
+            depth = 1
+        elif stripped == end:
+            if not depth:
+                return False
+            depth = 0
+    return depth == 0
+
+
+def test_there_are_source_notebooks():
+    assert NOTEBOOKS, f"no notebooks found in {NOTEBOOKS_DIR}"
+
+
+@notebook_params
+def test_notebook_is_committed_without_outputs(path):
+    nb = read(path)
+    with_outputs = [
+        grade_id(cell, i)
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
+    ]
+    assert not with_outputs, f"{path.name}: clear the outputs of {with_outputs} before committing"
+
+
+@notebook_params
+def test_every_cell_has_valid_nbgrader_metadata(path):
+    nb = read(path)
+    missing = [i for i, cell in enumerate(nb.cells) if not nbgrader_meta(cell)]
+    assert not missing, f"{path.name}: cells {missing} have no nbgrader metadata"
+    MetadataValidator().validate_nb(nb)  # nbgrader's own rules: raises ValidationError
+
+
+@notebook_params
+def test_grade_ids_are_unique(path):
+    ids = [nbgrader_meta(cell).get("grade_id") for cell in read(path).cells]
+    assert None not in ids, (
+        f"{path.name}: cells {[i for i, g in enumerate(ids) if g is None]} have no grade_id"
+    )
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    assert not duplicates, f"{path.name}: grade_ids used more than once: {duplicates}"
+
+
+@notebook_params
+def test_grade_cells_have_positive_points_and_test_cells_are_locked(path):
+    problems = []
+    for i, cell in enumerate(read(path).cells):
+        meta = nbgrader_meta(cell)
+        if meta.get("grade") and not (
+            isinstance(meta.get("points"), int | float) and meta["points"] > 0
+        ):
+            problems.append(f"{grade_id(cell, i)}: grade cell without positive points")
+        if is_autograded_test(cell) and not meta.get("locked"):
+            problems.append(f"{grade_id(cell, i)}: test cell not locked")
+        if meta.get("solution") and meta.get("locked"):
+            problems.append(f"{grade_id(cell, i)}: solution cell locked")
+    assert not problems, f"{path.name}: " + "; ".join(problems)
+
+
+@notebook_params
+def test_solution_and_hidden_test_regions_are_balanced(path):
+    unbalanced = []
+    for i, cell in enumerate(read(path).cells):
+        for begin, end in ((BEGIN_SOLUTION, END_SOLUTION), (BEGIN_HIDDEN, END_HIDDEN)):
+            if not balanced(cell.source, begin, end):
+                unbalanced.append(f"{grade_id(cell, i)} ({begin.split()[-1].lower()})")
+    assert not unbalanced, f"{path.name}: unbalanced regions in {unbalanced}"
+
+
+@notebook_params
+def test_solution_cells_have_a_solution_region(path):
+    without = [
+        grade_id(cell, i)
+        for i, cell in enumerate(read(path).cells)
+        if nbgrader_meta(cell).get("solution") and BEGIN_SOLUTION not in cell.source
+    ]
+    assert not without, f"{path.name}: solution cells without {BEGIN_SOLUTION!r}: {without}"
+
+
+@notebook_params
+def test_every_autograded_test_cell_has_hidden_tests(path):
+    without = [
+        grade_id(cell, i)
+        for i, cell in enumerate(read(path).cells)
+        if is_autograded_test(cell) and BEGIN_HIDDEN not in cell.source
+    ]
+    assert not without, f"{path.name}: test cells without a hidden-test block: {without}"
+
+
+@notebook_params
+def test_first_code_cell_is_the_setup_cell(path):
+    code_cells = [cell for cell in read(path).cells if cell.cell_type == "code"]
+    assert code_cells and not nbgrader_meta(code_cells[0]).get("solution"), (
+        f"{path.name}: the first code cell must be the locked setup cell (imports and knobs), "
+        "not a solution cell"
+    )
+    assert "FAST" in code_cells[0].source, f"{path.name}: the setup cell must define FAST"
+
+
+@notebook_params
+def test_stated_points_equal_the_grade_cells(path):
+    nb = read(path)
+    top = next(cell.source for cell in nb.cells if cell.cell_type == "markdown")
+    total = TOTAL_PATTERN.search(top)
+    assert total, f'{path.name}: the first markdown cell must state "Total: N points"'
+    autograded = sum(nbgrader_meta(c)["points"] for c in nb.cells if is_autograded_test(c))
+    by_hand = sum(nbgrader_meta(c)["points"] for c in nb.cells if is_hand_graded(c))
+    assert int(total.group(1)) == autograded + by_hand, (
+        f"{path.name}: states {total.group(1)} points, the grade cells hold "
+        f"{autograded + by_hand} ({autograded} autograded, {by_hand} graded by hand)"
+    )
+    for pattern, actual, what in (
+        (AUTOGRADED_PATTERN, autograded, "autograded"),
+        (BY_HAND_PATTERN, by_hand, "graded by hand"),
+    ):
+        stated = pattern.search(top)
+        if stated:
+            assert int(stated.group(1)) == actual, (
+                f"{path.name}: states {stated.group(1)} points {what}, the cells hold {actual}"
+            )
+
+
+_executed: dict[Path, nbformat.NotebookNode] = {}
+
+
+@pytest.fixture
+def executed(kernel_manager):
+    """Run a notebook once per session (all cells, errors recorded as outputs) and keep it."""
+
+    def run(path: Path) -> nbformat.NotebookNode:
+        if path not in _executed:
+            nb = read(path)
+            client = NotebookClient(
+                nb,
+                km=kernel_manager,
+                timeout=CELL_TIMEOUT_S,
+                allow_errors=True,
+                resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
+            )
+            client.execute()
+            _executed[path] = nb
+        return _executed[path]
+
+    return run
+
+
+def errors(nb) -> list[str]:
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                found.append(f"{grade_id(cell, i)}: {output.ename}: {output.evalue}")
+    return found
+
+
+@pytest.mark.slow
+@notebook_params
+def test_notebook_runs_top_to_bottom_without_errors(path, executed):
+    nb = executed(path)
+    problems = errors(nb)
+    assert not problems, f"{path.name}: cells raised:\n" + "\n".join(problems)
+
+
+@pytest.mark.slow
+@notebook_params
+def test_every_grade_cell_ran(path, executed):
+    nb = executed(path)
+    not_run = [
+        grade_id(cell, i)
+        for i, cell in enumerate(nb.cells)
+        if is_autograded_test(cell) and cell.execution_count is None
+    ]
+    assert not not_run, f"{path.name}: grade cells that did not run: {not_run}"
