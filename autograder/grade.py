@@ -309,8 +309,11 @@ def _failure(reason: str) -> dict:
 def _record_not_runnable(course: Course, gb, assignment: str, student: str, reason: str) -> None:
     """Score every cell of a submission that could not run 0, as nbgrader does for a missing
     notebook, and leave the reason where `feedback` finds it."""
-    gb.update_or_create_student(student)
-    submission = gb.update_or_create_submission(assignment, student)
+    with warnings.catch_warnings():
+        # nbgrader's update_or_create_submission trips SQLAlchemy's autoflush warnings.
+        warnings.simplefilter("ignore")
+        gb.update_or_create_student(student)
+        submission = gb.update_or_create_submission(assignment, student)
     for notebook in submission.notebooks:
         for grade in notebook.grades:
             grade.auto_score = 0
@@ -380,7 +383,7 @@ def _grade_one(root: str, assignment: str, student: str, timeout: int | None, se
     warnings.filterwarnings("ignore", module="sqlalchemy")
     warnings.filterwarnings("ignore", module="nbgrader")
 
-    env = dict(_ONE_THREAD_ENV, **{HIDDEN_SEED_ENV: str(seed)})
+    env = dict(_ONE_THREAD_ENV, **{HIDDEN_SEED_ENV: str(seed), "PYTHONPATH": _kernel_path()})
     _LOCK.acquire()
     try:
         coursedir = CourseDirectory(config=config)
@@ -409,6 +412,17 @@ def _grade_one(root: str, assignment: str, student: str, timeout: int | None, se
                 notes.append(f"{name} timed out after {timeout} s")
                 break
     return {"status": "graded", "reason": "", "notes": notes}
+
+
+def _kernel_path() -> str:
+    """PYTHONPATH for the kernel: the folder this `autograder` (and `course_utils`) is imported
+    from comes first, so the notebooks import the same checks the grader runs, installed or
+    not (the kernel starts in the autograded folder, not in the project)."""
+    import autograder
+
+    roots = [str(Path(autograder.__file__).resolve().parent.parent)]
+    roots += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p not in roots]
+    return os.pathsep.join(roots)
 
 
 def _unreadable(path: Path) -> str:
