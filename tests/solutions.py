@@ -43,4 +43,6 @@ def load_solutions(assignment: str) -> types.SimpleNamespace:
 
 
 def _strip_magics(source: str) -> str:
-    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    return "\n".join(
+        line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))
+    )
