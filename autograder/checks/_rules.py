@@ -199,23 +199,28 @@ def _scan(func: Any, seen: set[int], path: list[str], found: list[str]) -> None:
     namespace = func.__globals__
     for code in _code_objects(func.__code__):
         instructions = list(dis.get_instructions(code))
+        imported: dict[str, Any] = {}  # local names bound by an import inside the function
         for index, ins in enumerate(instructions):
             if ins.opname == "IMPORT_NAME":
                 module = str(ins.argval)
-                following = [
-                    f"{module}.{later.argval}"
-                    for later in instructions[index + 1 : index + 6]
-                    if later.opname == "IMPORT_FROM"
-                ]
-                for name in [*following, module]:
-                    if banned_prefix(name):
-                        found.append(f"import {name} ({where})")
-                        break
+                if banned_prefix(module):
+                    fromlist = instructions[index - 1].argval if index else None
+                    written = (
+                        f"from {module} import {', '.join(fromlist)}"
+                        if isinstance(fromlist, tuple)
+                        else f"import {module}"
+                    )
+                    found.append(f"{written} ({where})")
+                imported.update(_import_bindings(instructions, index))
                 continue
-            if ins.opname not in _LOADS:
+            if ins.opname not in _LOADS and not (
+                ins.opname == "LOAD_FAST" and ins.argval in imported
+            ):
                 continue
             name = str(ins.argval)
-            if ins.opname.endswith("DEREF"):
+            if ins.opname == "LOAD_FAST":
+                obj = imported[name]
+            elif ins.opname.endswith("DEREF"):
                 if code is not func.__code__ or name not in closure:
                     continue
                 obj = closure[name]
@@ -244,12 +249,40 @@ def _scan(func: Any, seen: set[int], path: list[str], found: list[str]) -> None:
                 _scan(obj, seen, path, found)
 
 
+def _import_bindings(instructions: list, index: int) -> dict[str, Any]:
+    """The local names that the import at ``instructions[index]`` binds, with their modules (as
+    far as they are already imported): ``import a.b`` binds a; ``import a.b as c`` binds c to
+    a.b; ``from a import x`` binds x to a.x."""
+    module = str(instructions[index].argval)
+    fromlist = instructions[index - 1].argval if index else None
+    bindings: dict[str, Any] = {}
+    pending = None
+    for ins in instructions[index + 1 :]:
+        if ins.opname == "IMPORT_FROM":
+            pending = str(ins.argval)
+        elif ins.opname.startswith("STORE_"):
+            if fromlist is None:
+                target = module if pending is not None else module.split(".")[0]
+                bindings[str(ins.argval)] = sys.modules.get(target)
+                break
+            parent = sys.modules.get(module)
+            bindings[str(ins.argval)] = sys.modules.get(f"{module}.{pending}") or getattr(
+                parent, pending or "", None
+            )
+        elif ins.opname not in ("SWAP", "POP_TOP", "ROT_TWO"):
+            break
+    return {name: obj for name, obj in bindings.items() if obj is not None}
+
+
 def refuse_banned(name: str, *funcs: Callable) -> None:
     """Raise ``AssertionError`` naming the banned calls that any of ``funcs`` makes."""
     for func in funcs:
         found = find_banned(func)
         if found:
-            uses = "; ".join(dict.fromkeys(found))
+            unique = list(dict.fromkeys(found))
+            uses = "; ".join(unique[:3]) + (
+                f"; and {len(unique) - 3} more" if len(unique) > 3 else ""
+            )
             raise AssertionError(
                 f"{name}: {getattr(func, '__name__', 'your function')} uses {uses}.\n  {RULE}"
             )

@@ -1293,8 +1293,9 @@ def _summed(twin: Callable) -> Callable:
     return predict
 
 
-def _naive_softmax(scores: np.ndarray, y: np.ndarray):
-    probs = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+def _log_of_probabilities(scores: np.ndarray, y: np.ndarray):
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
     n = scores.shape[0]
     loss = -np.log(probs[np.arange(n), y]).mean()
     probs[np.arange(n), y] -= 1
@@ -1311,6 +1312,7 @@ def _check_loss(
     arg_names: tuple[str, str],
     grad_name: str,
     mistakes: list[tuple[str, Callable]],
+    shift_hint: str | None = None,
 ) -> CheckResult:
     """A loss returns (loss, grad). ``mistakes``: (hint, predict -> (loss, grad)) pairs; a hint
     is given when the student's loss, or its gradient, equals the prediction's."""
@@ -1326,13 +1328,34 @@ def _check_loss(
             grad = as_float64_array(grad, name, grad_name)
             args = case.fresh()[0]
             expected_loss, expected_grad = _twin(twin, *args)
-            error = _compare(loss, np.asarray(expected_loss), "loss", loss_mistakes, args)
-            return max(error, _compare(grad, expected_grad, grad_name, grad_mistakes, args))
+            try:
+                error = _compare(loss, np.asarray(expected_loss), "loss", loss_mistakes, args)
+                return max(error, _compare(grad, expected_grad, grad_name, grad_mistakes, args))
+            except CaseFailure as failure:
+                if shift_hint and _right_once_shifted(
+                    guarded, case, name, expected_loss, expected_grad
+                ):
+                    raise CaseFailure(f"{failure}\n  Hint: {shift_hint}") from None
+                raise
 
         chosen = select_cases(cases, public, hidden, name)
         return run_check(name, chosen, evaluate, kind=cases, arg_names=arg_names)
 
     return _guarded(name, [impl], run)
+
+
+def _right_once_shifted(impl: Callable, case: Case, name: str, loss, grad) -> bool:
+    """The student's loss is right when each row's maximum is subtracted BEFORE the call
+    (the softmax does not change): their code overflows only because it does not subtract it."""
+    scores, y = case.fresh()[0]
+    shifted = Case(case.name, (scores - scores.max(axis=1, keepdims=True), y))
+    try:
+        got_loss, got_grad = expect_tuple(call_student(impl, shifted, name).value, name, ("", ""))
+        got_loss = np.asarray(as_float(got_loss, name, "the loss"))
+        got_grad = as_float64_array(got_grad, name, "the gradient")
+    except CaseFailure:
+        return False
+    return matches(got_loss, np.asarray(loss)) and matches(got_grad, grad)
 
 
 _SUMMED_HINT = (
@@ -1349,10 +1372,11 @@ def check_softmax_loss(softmax_loss: Callable, cases: str = "public") -> CheckRe
     name = _display_name(softmax_loss, "softmax_loss")
     mistakes = [
         (
-            "np.exp overflowed: subtract each row's maximum before exponentiating, "
-            "scores - scores.max(axis=1, keepdims=True). The softmax is unchanged and the "
-            "largest exponent becomes exp(0) = 1.",
-            _naive_softmax,
+            "a probability underflowed to 0 and np.log(0) is -inf: the loss must be finite for "
+            "any finite scores. Take the log of the softmax directly, log_probs = shifted - "
+            "np.log(np.exp(shifted).sum(axis=1, keepdims=True)), and loss = -mean of "
+            "log_probs[range(N), y].",
+            _log_of_probabilities,
         ),
         (_SUMMED_HINT, _summed(reference.softmax_loss)),
     ]
@@ -1366,6 +1390,12 @@ def check_softmax_loss(softmax_loss: Callable, cases: str = "public") -> CheckRe
         ("scores", "y"),
         "dscores",
         mistakes,
+        shift_hint=(
+            "np.exp overflowed: subtract each row's maximum before exponentiating, "
+            "shifted = scores - scores.max(axis=1, keepdims=True). The softmax is unchanged "
+            "and the largest exponent becomes exp(0) = 1 (your function is right on scores "
+            "shifted that way)."
+        ),
     )
 
 
