@@ -152,6 +152,10 @@ class CheckResult:
     def __repr__(self) -> str:
         return self.line()
 
+    def _ipython_display_(self) -> None:
+        # The check already printed its line; a test cell ending in a check shows it once.
+        pass
+
 
 def hidden_rng(check_name: str) -> np.random.Generator:
     """The random generator for a check's hidden cases.

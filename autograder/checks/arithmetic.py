@@ -30,6 +30,7 @@ __all__ = [
     "check_receptive_field",
     "check_cross_correlate2d",
     "check_convolve2d",
+    "check_nhwc_to_nchw",
 ]
 
 
@@ -481,3 +482,56 @@ def check_convolve2d(impl: Callable, cases: str = "public") -> CheckResult:
         lambda x, k: reference.cross_correlate2d(x, k).numpy(),
     )
     return _check_2d("convolve2d", impl, cases, reference.convolve2d, [unflipped])
+
+
+# --- tensor layouts -----------------------------------------------------------------------------
+
+
+def _layout_cases() -> list[Case]:
+    return [
+        Case(
+            "2 images, 4x5 pixels, 3 channels",
+            (np.arange(2 * 4 * 5 * 3, dtype=np.float64).reshape(2, 4, 5, 3),),
+        ),
+        Case("one grey image (C = 1)", (np.arange(6 * 3, dtype=np.float64).reshape(1, 6, 3, 1),)),
+    ]
+
+
+def _hidden_layout_cases(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for i in range(4):
+        shape = tuple(int(v) for v in rng.integers(1, 7, size=4))
+        cases.append(Case(f"hidden {i + 1}: NHWC {shape}", (rng.standard_normal(shape),)))
+    return cases
+
+
+def _layout_by_reshape(x):
+    n, h, w, c = x.shape
+    if c == 1 or (h == 1 and w == 1):
+        raise NotApplicable
+    return x.reshape(n, c, h, w)
+
+
+def check_nhwc_to_nchw(impl: Callable, cases: str = "public") -> CheckResult:
+    """Check ``nhwc_to_nchw(x)``: ``out[n, c, h, w] == x[n, h, w, c]``."""
+    name = "nhwc_to_nchw"
+    mistakes = [
+        Mistake(
+            "reshape keeps the memory order and only relabels the shape, so channels and pixels get "
+            "mixed up; move the axis with np.transpose(x, (0, 3, 1, 2)).",
+            _layout_by_reshape,
+        )
+    ]
+
+    def evaluate(case: Case) -> float:
+        got = as_float64_array(call_student(impl, case, name).value, name, "the output")
+        (x,) = case.fresh()[0]
+        expected = np.transpose(x, (0, 3, 1, 2))
+        try:
+            return compare_arrays(got, expected, what="out", swapped_layout_hint=False)
+        except CaseFailure as failure:
+            hint = diagnose(mistakes, case, got)
+            raise CaseFailure(f"{failure}\n  Hint: {hint}" if hint else str(failure)) from None
+
+    chosen = select_cases(cases, _layout_cases, _hidden_layout_cases, name)
+    return run_check(name, chosen, evaluate, kind=cases, arg_names=("x",))

@@ -9,6 +9,7 @@ from autograder.checks import (
     check_conv_param_count,
     check_convolve2d,
     check_cross_correlate2d,
+    check_nhwc_to_nchw,
     check_padding_for,
     check_receptive_field,
 )
@@ -22,6 +23,7 @@ CHECKS = {
     "receptive_field": check_receptive_field,
     "cross_correlate2d": check_cross_correlate2d,
     "convolve2d": check_convolve2d,
+    "nhwc_to_nchw": check_nhwc_to_nchw,
 }
 
 
@@ -66,6 +68,7 @@ def test_check_passes_the_notebook_solution(solutions, name, kind, capsys):
             r"(?s)out has shape \(4, 4\), expected \(2, 2\).*VALID mode",
         ),
         (check_cross_correlate2d, wrong.cross_correlate2d_in_place, "changed its input x in place"),
+        (check_nhwc_to_nchw, wrong.nhwc_to_nchw_by_reshape, "np.transpose"),
     ],
 )
 def test_check_fails_a_wrong_implementation_and_names_the_mistake(check, impl, mistake):
