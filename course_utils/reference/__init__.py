@@ -33,6 +33,16 @@ from course_utils.reference.layers import (
     softmax_loss,
     svm_loss,
 )
+from course_utils.reference.modules import (
+    Affine,
+    AvgPool,
+    Conv2d,
+    Dropout,
+    Flatten,
+    MaxPool,
+    ReLU,
+    small_cnn,
+)
 
 __all__ = [
     # notebook 01
@@ -61,4 +71,13 @@ __all__ = [
     "svm_loss",
     "bce_loss",
     "eval_numerical_gradient_array",
+    # nn.Module layers on the twins
+    "Conv2d",
+    "ReLU",
+    "MaxPool",
+    "AvgPool",
+    "Dropout",
+    "Flatten",
+    "Affine",
+    "small_cnn",
 ]

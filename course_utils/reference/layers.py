@@ -222,10 +222,26 @@ def _pool_shapes(x: torch.Tensor, pool_param: dict):
     return hh, ww, stride, h_out, w_out
 
 
-def _windows(x: torch.Tensor, hh: int, ww: int, stride: int) -> torch.Tensor:
-    n, c = x.shape[:2]
-    patches = x.unfold(2, hh, stride).unfold(3, ww, stride)  # (N, C, H_out, W_out, HH, WW)
-    return patches.reshape(n, c, patches.shape[2], patches.shape[3], hh * ww)  # (..., HH*WW)
+def _first_max_by_offsets(x: torch.Tensor, hh: int, ww: int, stride: int, h_out: int, w_out: int):
+    """Window maxima and the plane index h * W + w of each window's FIRST maximum, any device.
+
+    Visits the window offsets (p, q) in row-major order; a later offset wins only when it is
+    STRICTLY larger, so a tie keeps the first maximum whatever the device's kernels do.
+    """
+    rows_end, cols_end = stride * (h_out - 1) + 1, stride * (w_out - 1) + 1
+    out = x[:, :, 0:rows_end:stride, 0:cols_end:stride]  # offset (0, 0): (N, C, H_out, W_out)
+    offset = torch.zeros(out.shape, dtype=torch.int64, device=x.device)  # p * WW + q
+    for p in range(hh):
+        for q in range(ww):
+            if p == q == 0:
+                continue
+            candidate = x[:, :, p : p + rows_end : stride, q : q + cols_end : stride]
+            better = candidate > out  # (N, C, H_out, W_out)
+            out = torch.where(better, candidate, out)
+            offset.masked_fill_(better, p * ww + q)
+    rows = torch.arange(h_out, device=x.device).view(h_out, 1) * stride + offset // ww
+    cols = torch.arange(w_out, device=x.device).view(1, w_out) * stride + offset % ww
+    return out.clone(), rows * x.shape[3] + cols  # (N, C, H_out, W_out) each
 
 
 def max_pool_forward_naive(x: torch.Tensor, pool_param: dict):
@@ -233,22 +249,20 @@ def max_pool_forward_naive(x: torch.Tensor, pool_param: dict):
 
     out[n, c, i, j] = max_{p < HH, q < WW} x[n, c, i*S + p, j*S + q], shape (N, C, H_out, W_out),
     H_out = 1 + (H - HH) / S, with pool_param = {"pool_height": HH, "pool_width": WW,
-    "stride": S}; no padding. cache = (x, pool_param, argmax), argmax (N, C, H_out, W_out) the
-    row-major index p * WW + q of each window's FIRST maximum. Differentiable: autograd sends
-    a window's gradient to that first maximum too.
+    "stride": S}; no padding. cache = (x, pool_param, index), index (N, C, H_out, W_out) the
+    position h * W + w in x's (H, W) plane of each window's FIRST maximum in row-major order.
+    Differentiable: autograd sends a window's gradient to that first maximum too.
 
     Differs from F.max_pool2d: sizes that do not fit raise ValueError instead of being floored,
-    and the first-maximum tie rule holds on every device, not only on the CPU.
+    and the first-maximum tie rule holds on every device. On the CPU, F.max_pool2d's kernel
+    already keeps the first maximum and is used; elsewhere the maximum is found here.
     """
-    hh, ww, stride, _, _ = _pool_shapes(x, pool_param)
-    windows = _windows(x, hh, ww, stride)  # (N, C, H_out, W_out, HH*WW)
-    window_max = windows.amax(dim=-1, keepdim=True)  # (N, C, H_out, W_out, 1)
-    # The first maximum in row-major order, computed here rather than left to a kernel's tie rule.
-    positions = torch.arange(hh * ww, device=x.device).expand(windows.shape)
-    candidates = torch.where(windows == window_max, positions, hh * ww)
-    argmax = candidates.amin(dim=-1, keepdim=True)  # (N, C, H_out, W_out, 1)
-    out = windows.gather(-1, argmax).squeeze(-1)  # (N, C, H_out, W_out)
-    return out, (x, pool_param, argmax.squeeze(-1))
+    hh, ww, stride, h_out, w_out = _pool_shapes(x, pool_param)
+    if x.device.type == "cpu":
+        out, index = F.max_pool2d(x, (hh, ww), stride=stride, return_indices=True)
+    else:
+        out, index = _first_max_by_offsets(x, hh, ww, stride, h_out, w_out)
+    return out, (x, pool_param, index)
 
 
 def max_pool_backward_naive(dout: torch.Tensor, cache):
@@ -257,15 +271,10 @@ def max_pool_backward_naive(dout: torch.Tensor, cache):
     Each window's whole upstream gradient goes to its first maximum in row-major order (ties
     included); where windows overlap (S < HH or S < WW), the contributions add up.
     """
-    x, pool_param, argmax = cache
+    x, _, index = cache
     n, c, h, w = x.shape
-    ww, stride = pool_param["pool_width"], pool_param["stride"]
-    h_out, w_out = argmax.shape[2:]
-    rows = torch.arange(h_out, device=x.device).view(h_out, 1) * stride + argmax // ww
-    cols = torch.arange(w_out, device=x.device).view(1, w_out) * stride + argmax % ww
-    flat_index = (rows * w + cols).reshape(n, c, h_out * w_out)  # (N, C, H_out*W_out)
     dx = torch.zeros(n, c, h * w, dtype=dout.dtype, device=dout.device)  # (N, C, H*W)
-    dx.scatter_add_(2, flat_index, dout.reshape(n, c, h_out * w_out))
+    dx.scatter_add_(2, index.reshape(n, c, -1), dout.reshape(n, c, -1))
     return dx.reshape(n, c, h, w)
 
 

@@ -596,3 +596,18 @@ def test_dropout_on_cuda_repeats_its_mask_for_a_seed_and_keeps_p():
     again, _ = ref.dropout_forward(x, {"p": 0.25, "mode": "train", "seed": 5})
     assert torch.equal(first, again)
     assert abs((first == 0).float().mean().item() - 0.25) < 0.01
+
+
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_the_any_device_max_pool_path_keeps_the_first_maximum_of_tied_windows(case):
+    # The path that CUDA and MPS take, run here on the CPU: rounded inputs make many ties.
+    x, pool_param, _ = _pool_case(case, seed=13)
+    x = torch.round(x)
+    hh, ww, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    h_out, w_out = (x.shape[2] - hh) // s + 1, (x.shape[3] - ww) // s + 1
+    out, index = ref._first_max_by_offsets(x, hh, ww, s, h_out, w_out)
+    torch.testing.assert_close(out, F.max_pool2d(x, (hh, ww), stride=s), **TOL)
+    dout = _randn(*out.shape, seed=14)
+    dx = ref.max_pool_backward_naive(dout, (x, pool_param, index))
+    expected = _max_pool_first_max_loops(x.numpy(), dout.numpy(), hh, ww, s)
+    torch.testing.assert_close(dx, _t(expected), **TOL)
