@@ -43,6 +43,14 @@ from course_utils.reference.modules import (
     ReLU,
     small_cnn,
 )
+from course_utils.reference.optim import (
+    UpdateRuleOptimizer,
+    adagrad,
+    adam,
+    rmsprop,
+    sgd,
+    sgd_momentum,
+)
 
 __all__ = [
     # notebook 01
@@ -71,6 +79,13 @@ __all__ = [
     "svm_loss",
     "bce_loss",
     "eval_numerical_gradient_array",
+    # notebook 03
+    "sgd",
+    "sgd_momentum",
+    "adagrad",
+    "rmsprop",
+    "adam",
+    "UpdateRuleOptimizer",
     # nn.Module layers on the twins
     "Conv2d",
     "ReLU",
