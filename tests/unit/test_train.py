@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from course_utils import demo
 from course_utils.data import load_fashion_mnist
 from course_utils.reference.modules import small_cnn
 from course_utils.train import History, evaluate, fit, predict
@@ -253,6 +254,17 @@ def test_fit_brings_small_cnn_past_80_percent_on_the_fashion_mnist_subset():
     assert history.val_acc[-1] >= 0.80
     loss, accuracy = evaluate(model, (x_test, y_test), device="cpu")
     assert accuracy == pytest.approx(history.val_acc[-1])
+
+
+@pytest.mark.slow
+def test_the_demo_trains_small_cnn_and_reports_its_numbers(capsys):
+    result = demo.main(["--epochs", "1", "--time-budget", "1", "--no-progress", "--device", "cpu"])
+    printed = capsys.readouterr().out
+    assert result["parameters"] == 20_490  # small_cnn's docstring: 160 + 4,640 + 15,690
+    assert result["stopped_early"] and "stopped early: time budget of 1 s" in printed
+    assert "device: cpu" in printed and "20,490 parameters" in printed
+    assert f"test accuracy: {100 * result['test_accuracy']:.1f}%" in printed
+    assert 0.0 <= result["test_accuracy"] <= 1.0
 
 
 @pytest.mark.cuda
