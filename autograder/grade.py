@@ -34,6 +34,7 @@ import multiprocessing
 import os
 import secrets
 import shutil
+import sys
 import warnings
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -278,12 +279,22 @@ def _run_all(todo: list[tuple], jobs: int, progress: bool) -> list[dict]:
     outcomes: list[dict | None] = [None] * len(todo)
     attempts = [0] * len(todo)
     pending = list(range(len(todo)))
-    bar = tqdm(total=len(todo), desc="autograde", unit="submission", disable=not progress)
-    context = multiprocessing.get_context("spawn")
+    # Workers are forked from this process once nbgrader is imported here, so each starts in
+    # milliseconds instead of importing nbgrader again (seconds); they are forked before any
+    # thread (the progress bar's) exists. Elsewhere than Linux they are spawned.
+    import nbgrader.converters  # noqa: F401
+
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    context = multiprocessing.get_context(method)
+    bar = None
     while pending:
         retry = []
         with ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=context) as pool:
             futures = {pool.submit(_grade_one, *todo[i]): i for i in pending}
+            if bar is None:
+                bar = tqdm(
+                    total=len(todo), desc="autograde", unit="submission", disable=not progress
+                )
             for future in as_completed(futures):
                 i = futures[future]
                 try:
@@ -298,7 +309,8 @@ def _run_all(todo: list[tuple], jobs: int, progress: bool) -> list[dict]:
                     outcomes[i] = _failure(f"grading failed ({type(error).__name__}: {error})")
                 bar.update(1)
         pending = sorted(retry)
-    bar.close()
+    if bar is not None:
+        bar.close()
     return outcomes  # type: ignore[return-value]
 
 
