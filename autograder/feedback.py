@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from autograder.course import COURSE_ID, Course
+from autograder.course import COURSE_ID, Course, CourseError, UsageError
 from autograder.grade import PROBLEM_FILE, SEED_FILE, TIMEOUT_ERROR_NAME, _GradebookLock
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -199,7 +199,8 @@ def generate_feedback(
         the pages written, `feedback/<student>/<assignment>/<assignment>.html`, sorted.
 
     Raises:
-        RuntimeError: when nbgrader could not write a page (its log says why); the other
+        UsageError: an assignment is not in the gradebook.
+        CourseError: when nbgrader could not write a page (its log says why); the other
             pages are written first.
     """
     import logging
@@ -215,7 +216,7 @@ def generate_feedback(
     wanted = list(assignments) if assignments else released
     unknown = [a for a in wanted if a not in released]
     if unknown:
-        raise ValueError(
+        raise UsageError(
             f"assignment {', '.join(unknown)} is not in the gradebook {course.gradebook_path}. "
             f"Released: {', '.join(released) or 'none'}."
         )
@@ -275,7 +276,7 @@ def generate_feedback(
                 score, max_score = submission.score, submission.max_score
             written.append(_write_problem_page(course, assignment, who, reason, score, max_score))
     if failures:
-        raise RuntimeError(
+        raise CourseError(
             "nbgrader could not write these feedback pages: "
             + "; ".join(failures)
             + ". Run `cnn-course autograde` for them again, then `cnn-course feedback`."
