@@ -13,6 +13,13 @@ from course_utils.reference.arithmetic import (
     padding_for,
     receptive_field,
 )
+from course_utils.reference.batchnorm import (
+    batchnorm_backward,
+    batchnorm_backward_alt,
+    batchnorm_forward,
+    spatial_batchnorm_backward,
+    spatial_batchnorm_forward,
+)
 from course_utils.reference.layers import (
     affine_backward,
     affine_forward,
@@ -86,6 +93,12 @@ __all__ = [
     "rmsprop",
     "adam",
     "UpdateRuleOptimizer",
+    # notebook 04
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "batchnorm_backward_alt",
+    "spatial_batchnorm_forward",
+    "spatial_batchnorm_backward",
     # nn.Module layers on the twins
     "Conv2d",
     "ReLU",
