@@ -387,3 +387,16 @@ def test_a_layer_whose_params_do_not_fit_the_forward_signature_is_refused_at_onc
             params={"w": torch.zeros(1, 1, 3, 3)},
             config={"stride": 1, "pad": 1},
         )
+
+
+@pytest.mark.cuda
+def test_a_bridged_layer_in_a_cuda_model_returns_cuda_tensors_and_gradients():
+    layer = NumpyLayer(
+        affine_forward, affine_backward, params={"w": torch.randn(6, 4), "b": torch.zeros(4)}
+    ).to("cuda")
+    x = torch.randn(3, 2, 3, device="cuda", requires_grad=True)
+    out = layer(x)
+    assert out.device.type == "cuda" and out.dtype == torch.float32
+    out.sum().backward()
+    assert x.grad.device.type == "cuda" and layer.w.grad.device.type == "cuda"
+    torch.testing.assert_close(out, x.reshape(3, -1) @ layer.w + layer.b)
