@@ -469,7 +469,7 @@ def _encode(boxes, labels, grid_size, num_classes, image_size, **mistake) -> np.
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
         i = min(int(np.floor(cy / cell)), s - 1)
         j = min(int(np.floor(cx / cell)), s - 1)
-        if mistake.get("swap"):
+        if mistake.get("swap") or mistake.get("written_transposed"):
             i, j = j, i
             changed |= i != j
         if target[4, i, j] == 1 and not mistake.get("last_wins"):
@@ -478,6 +478,8 @@ def _encode(boxes, labels, grid_size, num_classes, image_size, **mistake) -> np.
         if target[4, i, j] == 1:
             target[5:, i, j] = 0
         tx, ty = cx / cell - j, cy / cell - i
+        if mistake.get("written_transposed"):
+            tx, ty = cx / cell - i, cy / cell - j  # right offsets, written at [:, j, i]
         tw, th = np.sqrt((x2 - x1) / image_size), np.sqrt((y2 - y1) / image_size)
         if mistake.get("no_sqrt"):
             tw, th = (x2 - x1) / image_size, (y2 - y1) / image_size
@@ -497,6 +499,12 @@ _ENCODE_MISTAKES = [
         "rows and columns are swapped: the ROW index comes from y, i = floor(cy / cell), and the "
         "COLUMN from x, j = floor(cx / cell); write target[:, i, j].",
         lambda *args: _encode(*args, swap=True),
+    ),
+    Mistake(
+        "rows and columns are swapped: your values are right but written at target[:, j, i]. "
+        "The ROW index comes from y, i = floor(cy / cell), the COLUMN from x; write "
+        "target[:, i, j].",
+        lambda *args: _encode(*args, written_transposed=True),
     ),
     Mistake(
         "tw and th are the SQUARE ROOTS of the box's width and height over image_size: "
@@ -897,7 +905,16 @@ def _transpose_cases() -> list[Case]:
             (x, ones, np.zeros(1), {"stride": 1, "pad": 0}),
         ),
         _transpose_case(
-            rng, "kernel 4, stride 2, pad 1 doubles 3x3 to 6x6", 2, 3, 2, 3, 3, 4, 2, 1
+            rng,
+            "kernel 4, stride 2, pad 1 doubles 3x3 to 6x6, 2 -> 2 channels",
+            2,
+            2,
+            2,
+            3,
+            3,
+            4,
+            2,
+            1,
         ),
         _transpose_case(
             rng,

@@ -1,0 +1,200 @@
+"""Deliberately wrong implementations of notebook 07's functions, one per common mistake.
+
+Each must FAIL its check, and the check's hint must name the mistake
+(tests/unit/test_checks_detection.py).
+"""
+
+import numpy as np
+
+
+def _areas(boxes, plus):
+    return (boxes[:, 2] - boxes[:, 0] + plus) * (boxes[:, 3] - boxes[:, 1] + plus)
+
+
+def _iou(boxes1, boxes2, plus=0.0, clip=True, subtract=True):
+    top_left = np.maximum(boxes1[:, None, :2], boxes2[None, :, :2])
+    bottom_right = np.minimum(boxes1[:, None, 2:], boxes2[None, :, 2:])
+    sides = bottom_right - top_left + plus
+    if clip:
+        sides = np.clip(sides, 0, None)
+    inter = sides[..., 0] * sides[..., 1]
+    union = _areas(boxes1, plus)[:, None] + _areas(boxes2, plus)[None, :]
+    return inter / (union - inter if subtract else union)
+
+
+def box_iou_inclusive_pixels(boxes1, boxes2):
+    return _iou(boxes1, boxes2, plus=1.0)
+
+
+def box_iou_union_counts_intersection_twice(boxes1, boxes2):
+    return _iou(boxes1, boxes2, subtract=False)
+
+
+def box_iou_unclipped_sides(boxes1, boxes2):
+    return _iou(boxes1, boxes2, clip=False)
+
+
+def _greedy(boxes, order, iou_threshold, greater_equal=False):
+    iou = _iou(boxes, boxes)
+    suppressed = np.zeros(len(boxes), dtype=bool)
+    kept = []
+    for index in order:
+        if suppressed[index]:
+            continue
+        kept.append(index)
+        suppressed |= iou[index] >= iou_threshold if greater_equal else iou[index] > iou_threshold
+    return np.array(kept, dtype=np.int64)
+
+
+def nms_not_sorted_by_score(boxes, scores, iou_threshold):
+    return _greedy(boxes, range(len(boxes)), iou_threshold)
+
+
+def nms_suppresses_equal_iou(boxes, scores, iou_threshold):
+    return _greedy(boxes, np.argsort(-scores, kind="stable"), iou_threshold, greater_equal=True)
+
+
+def nms_returns_index_order(boxes, scores, iou_threshold):
+    return np.sort(_greedy(boxes, np.argsort(-scores, kind="stable"), iou_threshold))
+
+
+def nms_returns_list(boxes, scores, iou_threshold):
+    return _greedy(boxes, np.argsort(-scores, kind="stable"), iou_threshold).tolist()
+
+
+def batched_nms_across_classes(boxes, scores, labels, iou_threshold):
+    return _greedy(boxes, np.argsort(-scores, kind="stable"), iou_threshold)
+
+
+def batched_nms_grouped_by_class(boxes, scores, labels, iou_threshold):
+    kept = []
+    for label in np.unique(labels):
+        index = np.flatnonzero(labels == label)
+        kept.extend(index[_greedy(boxes[index], np.argsort(-scores[index]), iou_threshold)])
+    return np.array(kept, dtype=np.int64)
+
+
+def _encode(boxes, labels, grid_size, num_classes, image_size, swap=False, root=np.sqrt):
+    cell = image_size / grid_size
+    target = np.zeros((5 + num_classes, grid_size, grid_size))
+    for (x1, y1, x2, y2), label in zip(boxes, labels):
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        i = min(int(cy // cell), grid_size - 1)
+        j = min(int(cx // cell), grid_size - 1)
+        if target[4, i, j]:
+            continue
+        values = [cx / cell - j, cy / cell - i, root((x2 - x1) / image_size)]
+        values += [root((y2 - y1) / image_size), 1.0]
+        if swap:
+            i, j = j, i
+        target[:5, i, j] = values
+        target[5 + int(label), i, j] = 1.0
+    return target
+
+
+def encode_boxes_rows_and_columns_swapped(boxes, labels, grid_size, num_classes, image_size):
+    return _encode(boxes, labels, grid_size, num_classes, image_size, swap=True)
+
+
+def encode_boxes_no_square_root(boxes, labels, grid_size, num_classes, image_size):
+    return _encode(boxes, labels, grid_size, num_classes, image_size, root=lambda v: v)
+
+
+def encode_boxes_channels_last(boxes, labels, grid_size, num_classes, image_size):
+    return _encode(boxes, labels, grid_size, num_classes, image_size).transpose(1, 2, 0)
+
+
+def _yolo(pred, target, lambda_coord, lambda_noobj, divisor=None, noobj=None, everywhere=False):
+    n, _, s, _ = pred.shape
+    obj = target[:, 4]
+    where = np.ones_like(obj) if everywhere else obj
+    weight = obj + (lambda_noobj if noobj is None else noobj) * (1 - obj)
+    xy = 1 / (1 + np.exp(-pred[:, 0:2]))
+    coords = np.sum(where[:, None] * (xy - target[:, 0:2]) ** 2)
+    coords += np.sum(where[:, None] * (pred[:, 2:4] - target[:, 2:4]) ** 2)
+    z = pred[:, 4]
+    bce = np.maximum(z, 0) - z * obj + np.log1p(np.exp(-np.abs(z)))
+    shifted = pred[:, 5:] - pred[:, 5:].max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    classes = -np.sum(obj[:, None] * target[:, 5:] * log_probs)
+    divisor = n if divisor is None else divisor
+    loss = (lambda_coord * coords + np.sum(weight * bce) + classes) / divisor
+    dpred = np.zeros_like(pred)
+    dpred[:, 0:2] = lambda_coord * where[:, None] * 2 * (xy - target[:, 0:2]) * xy * (1 - xy)
+    dpred[:, 2:4] = lambda_coord * where[:, None] * 2 * (pred[:, 2:4] - target[:, 2:4])
+    dpred[:, 4] = weight * (1 / (1 + np.exp(-z)) - obj)
+    dpred[:, 5:] = obj[:, None] * (np.exp(log_probs) - target[:, 5:])
+    return loss, dpred / divisor
+
+
+def yolo_loss_averaged_over_cells(pred, target, lambda_coord=5.0, lambda_noobj=0.5):
+    n, _, s, _ = pred.shape
+    return _yolo(pred, target, lambda_coord, lambda_noobj, divisor=n * s * s)
+
+
+def yolo_loss_no_noobj_weight(pred, target, lambda_coord=5.0, lambda_noobj=0.5):
+    return _yolo(pred, target, lambda_coord, lambda_noobj, noobj=1.0)
+
+
+def yolo_loss_coordinates_in_every_cell(pred, target, lambda_coord=5.0, lambda_noobj=0.5):
+    return _yolo(pred, target, lambda_coord, lambda_noobj, everywhere=True)
+
+
+def _transpose(x, w, b, stride, crop, extra):
+    n, _, h, width = x.shape
+    _, f, hh, ww = w.shape
+    full = np.zeros((n, f, (h - 1) * stride + hh, (width - 1) * stride + ww))
+    for i in range(h):
+        for j in range(width):
+            patch = np.einsum("nc,cfpq->nfpq", x[:, :, i, j], w)
+            full[:, :, i * stride : i * stride + hh, j * stride : j * stride + ww] += patch
+    if crop:
+        full = full[:, :, crop : full.shape[2] - crop, crop : full.shape[3] - crop]
+    if extra:
+        full = np.pad(full, ((0, 0), (0, 0), (extra, extra), (extra, extra)))
+    return full + b.reshape(1, -1, 1, 1)
+
+
+def conv_transpose_forward_padding_ignored(x, w, b, conv_param):
+    out = _transpose(x, w, b, conv_param["stride"], 0, 0)
+    return out, (x, w, b, conv_param)
+
+
+def conv_transpose_forward_padding_added(x, w, b, conv_param):
+    out = _transpose(x, w, b, conv_param["stride"], 0, conv_param["pad"])
+    return out, (x, w, b, conv_param)
+
+
+def conv_transpose_forward_conv_weight_layout(x, w, b, conv_param):
+    out = _transpose(x, w.transpose(1, 0, 2, 3), b, conv_param["stride"], conv_param["pad"], 0)
+    return out, (x, w, b, conv_param)
+
+
+def _pixel(scores, y):
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    n, h, w = np.indices(y.shape)
+    losses = -log_probs[n, y, h, w]
+    grad = np.exp(log_probs)
+    grad[n, y, h, w] -= 1
+    return losses, grad
+
+
+def pixel_softmax_loss_summed(scores, y):
+    losses, grad = _pixel(scores, y)
+    return losses.sum(), grad
+
+
+def pixel_softmax_loss_averaged_over_images(scores, y):
+    losses, grad = _pixel(scores, y)
+    return losses.sum() / y.shape[0], grad / y.shape[0]
+
+
+def pixel_softmax_loss_uses_torch(scores, y):
+    import torch
+    import torch.nn.functional as F
+
+    scores_t = torch.from_numpy(scores).requires_grad_(True)
+    loss = F.cross_entropy(scores_t, torch.from_numpy(y))
+    loss.backward()
+    return loss.item(), scores_t.grad.numpy()
