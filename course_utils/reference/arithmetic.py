@@ -14,6 +14,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -178,8 +179,18 @@ def receptive_field(layers: Sequence[Sequence[int]]) -> int:
 
 def _as_2d_pair(x, k) -> tuple[torch.Tensor, torch.Tensor]:
     """Both operands as floating tensors of one dtype on one device; NumPy and lists -> float64."""
-    x_t = x if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=torch.float64)
-    k_t = k if isinstance(k, torch.Tensor) else torch.as_tensor(k, dtype=torch.float64)
+    # ascontiguousarray: NumPy views such as k[::-1, ::-1] or np.rot90(x) have negative strides,
+    # which torch cannot wrap.
+    x_t = (
+        x
+        if isinstance(x, torch.Tensor)
+        else torch.as_tensor(np.ascontiguousarray(x, dtype=np.float64))
+    )
+    k_t = (
+        k
+        if isinstance(k, torch.Tensor)
+        else torch.as_tensor(np.ascontiguousarray(k, dtype=np.float64))
+    )
     if x_t.dim() != 2 or k_t.dim() != 2:
         raise ValueError(
             f"x and k must be 2-D (H, W) and (KH, KW), got shapes {tuple(x_t.shape)} "

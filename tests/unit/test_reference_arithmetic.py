@@ -312,3 +312,11 @@ def test_correlation_refuses_a_kernel_larger_than_the_input(fn):
 def test_correlation_refuses_inputs_that_are_not_2d(fn):
     with pytest.raises(ValueError, match="2-D"):
         fn(np.ones((1, 3, 3)), np.ones((2, 2)))
+
+
+def test_correlation_accepts_numpy_views_with_negative_strides():
+    x = np.arange(16.0).reshape(4, 4)
+    k = np.array([[1.0, 2.0], [3.0, 4.0]])
+    flipped_view = cross_correlate2d(np.rot90(x), k[::-1, ::-1])
+    copied = cross_correlate2d(np.rot90(x).copy(), k[::-1, ::-1].copy())
+    assert torch.equal(flipped_view, copied)
