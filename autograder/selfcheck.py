@@ -153,6 +153,11 @@ def score_notebook(notebook) -> list[ExerciseResult]:
     return results
 
 
+# Set in the kernel that a self-check starts, so a `score_card()` cell inside the notebook being
+# checked does not start another self-check of its own.
+_INSIDE_SELF_CHECK = "CNN_COURSE_SELF_CHECK"
+
+
 def check_notebook(path: Path | str, timeout: int = DEFAULT_TIMEOUT, out=print) -> ScoreCard:
     """Run a notebook in a fresh kernel and score its visible tests.
 
@@ -181,8 +186,28 @@ def check_notebook(path: Path | str, timeout: int = DEFAULT_TIMEOUT, out=print) 
             "Open it in Jupyter and save it again, or download it again."
         ) from error
 
+    return _run_and_score(notebook, path, path.resolve().parent, timeout, out)
+
+
+def _run_and_score(notebook, path: Path, workdir: Path, timeout: int, out) -> ScoreCard:
+    """Execute ``notebook`` in a fresh kernel started in ``workdir``; print and return its card."""
+    import os
+
     from jupyter_client.kernelspec import NoSuchKernel
 
+    _, nbclient = _import_jupyter()
+    previous = os.environ.get(_INSIDE_SELF_CHECK)
+    os.environ[_INSIDE_SELF_CHECK] = "1"  # inherited by the kernel started below
+    try:
+        return _execute(notebook, path, workdir, timeout, out, nbclient, NoSuchKernel)
+    finally:
+        if previous is None:
+            os.environ.pop(_INSIDE_SELF_CHECK, None)
+        else:
+            os.environ[_INSIDE_SELF_CHECK] = previous
+
+
+def _execute(notebook, path, workdir, timeout, out, nbclient, NoSuchKernel) -> ScoreCard:
     kernel_name = notebook.metadata.get("kernelspec", {}).get("name") or "python3"
     note = ""
     for attempt in (kernel_name, "python3"):
@@ -198,7 +223,7 @@ def check_notebook(path: Path | str, timeout: int = DEFAULT_TIMEOUT, out=print) 
                 "traceback": [],
             },
             shutdown_kernel="immediate",
-            resources={"metadata": {"path": str(path.resolve().parent)}},
+            resources={"metadata": {"path": str(workdir)}},
         )
         try:
             client.execute()
@@ -221,3 +246,63 @@ def check_notebook(path: Path | str, timeout: int = DEFAULT_TIMEOUT, out=print) 
         for line in card.lines():
             out(line)
     return card
+
+
+def _current_notebook(timeout: int):
+    """The notebook this kernel belongs to, as (nbformat node, label path, working folder).
+
+    On Colab the notebook (with unsaved edits) comes from the front end; in JupyterLab and
+    Jupyter Notebook the server tells the kernel its notebook's path (JPY_SESSION_NAME), and
+    the last SAVED version is read.
+    """
+    import os
+
+    nbformat, _ = _import_jupyter()
+    try:
+        from google.colab import _message  # type: ignore[import-not-found]
+    except ImportError:
+        _message = None
+    if _message is not None:
+        reply = _message.blocking_request("get_ipynb", timeout_sec=timeout)
+        if not reply or "ipynb" not in reply:
+            raise CourseError("Colab did not send this notebook; run the cell again in a moment.")
+        notebook = nbformat.from_dict(reply["ipynb"])
+        return notebook, Path("this Colab notebook"), Path.cwd()
+    session = os.environ.get("JPY_SESSION_NAME")
+    if session and session.endswith(".ipynb") and Path(session).is_file():
+        path = Path(session)
+        return nbformat.read(path, as_version=4), path, path.resolve().parent
+    raise UsageError(
+        "cannot tell which notebook this kernel runs. Pass its path: score_card('01_conv_arithmetic.ipynb')."
+    )
+
+
+def score_card(
+    path: Path | str | None = None, timeout: int = DEFAULT_TIMEOUT, out=print
+) -> ScoreCard | None:
+    """The self-check from a notebook cell: run this notebook afresh and print its score card.
+
+    ``score_card()`` in a cell of your notebook (JupyterLab, Jupyter Notebook or Colab) runs the
+    whole notebook in a new kernel, exactly as ``cnn-course check NOTEBOOK`` does on the command
+    line, and prints each exercise with its points or the first line of its diagnosis. In
+    JupyterLab it runs the last SAVED version (save first); on Colab, what is on the screen.
+
+    Args:
+        path: the notebook to check; None means the notebook this kernel belongs to.
+        timeout: seconds one cell may run before it is interrupted.
+        out: where the card is printed, line by line.
+
+    Returns:
+        the ScoreCard, or None inside a self-check run (a score_card() cell in the notebook being
+        checked does nothing, so checks never nest).
+    """
+    import os
+
+    if os.environ.get(_INSIDE_SELF_CHECK):
+        if out is not None:
+            out("score_card: skipped inside a self-check run")
+        return None
+    if path is not None:
+        return check_notebook(path, timeout=timeout, out=out)
+    notebook, label, workdir = _current_notebook(timeout)
+    return _run_and_score(notebook, label, workdir, timeout, out)

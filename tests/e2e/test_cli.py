@@ -169,3 +169,43 @@ def test_python_dash_m_autograder_is_the_same_command(tmp_path):
     )
     assert result.returncode == 1
     assert "cnn-course export: no course directory at" in result.stderr
+
+
+def test_score_card_in_a_cell_checks_the_notebook_its_kernel_belongs_to(
+    released_course, tmp_path, monkeypatch
+):
+    from autograder.selfcheck import score_card
+
+    notebook = write_notebook(tmp_path / "tiny.ipynb", solved_release(released_course))
+    monkeypatch.setenv("JPY_SESSION_NAME", str(notebook))  # what the Jupyter server tells a kernel
+    lines: list[str] = []
+    card = score_card(out=lines.append)
+    assert card.total == card.max_total == 5
+    assert ["total", "5/5"] in [line.split() for line in lines]
+
+
+def test_a_score_card_cell_inside_the_checked_notebook_does_not_start_another_check(
+    released_course, tmp_path, capsys
+):
+    notebook = solved_release(released_course)
+    notebook["cells"].append(
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+            "source": "from autograder.selfcheck import score_card\nprint(score_card())",
+        }
+    )
+    path = write_notebook(tmp_path / "tiny.ipynb", notebook)
+    assert main(["check", str(path)]) == 0
+    assert "total           5/5" in capsys.readouterr().out
+
+
+def test_score_card_says_how_to_name_the_notebook_when_it_cannot_tell(monkeypatch):
+    from autograder.course import UsageError
+    from autograder.selfcheck import score_card
+
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    with pytest.raises(UsageError, match=r"Pass its path: score_card\("):
+        score_card()
