@@ -3,6 +3,7 @@
 diagnosis otherwise. See ``_compare`` for the shared machinery.
 """
 
+from autograder.checks.architectures import *  # noqa: F401,F403
 from autograder.checks.arithmetic import *  # noqa: F401,F403
 from autograder.checks.arithmetic import __all__ as _arithmetic
 from autograder.checks.detection import *  # noqa: F401,F403
