@@ -423,7 +423,7 @@ def _hidden_cases(
             ),
         ),
         Case(
-            "hidden: resuming from a saved state",
+            "hidden: resuming from a saved state" if spec.state else "hidden: five more steps",
             (
                 rng.standard_normal(shape),
                 _gradients(rng, 5, shape),
