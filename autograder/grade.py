@@ -3,6 +3,17 @@
 The gradebook, the autograded notebooks and everything formgrader reads are nbgrader's; this
 module adds what a class of real submissions needs on top:
 
+- verdicts outside the student's process: nbgrader's `Execute` step is replaced by
+  `autograder.verdicts.grade_notebook`, which runs the student's cells in a sandboxed kernel
+  (`autograder.sandbox`) and the test cells in this process, through proxies of the student's
+  functions (`autograder.remote`). The points of every test cell are the grader's verdicts,
+  written into the gradebook after nbgrader saved its own; see docs/grading-security.md.
+- `require_sandbox`: refuse to grade unless bubblewrap and a process limit are active here;
+  the report always lists which protections were on.
+- `scheduler`: grade on a Dask cluster (`dask.distributed`) instead of local processes; every
+  worker must see the course directory at the same path (a shared file system). Grades are
+  the same either way: each submission is graded by the same function with the same seed.
+
 - `jobs` submissions graded side by side, each in its own process with one thread
   (`OMP_NUM_THREADS=1`, `MKL_NUM_THREADS=1`, inherited by the kernel). Every gradebook read or
   write of a worker runs under one file lock (`<course>/.gradebook.lock`); only the execution of
@@ -15,7 +26,8 @@ module adds what a class of real submissions needs on top:
   nbgrader scores them. Failing checks raise, and an error still scores 0.
 - one bad submission never stops the batch: a notebook that is not valid JSON, or whose kernel
   dies, is scored 0 with its reason, and the run ends with a list of them.
-- hidden cases: each submission is graded with `CNN_COURSE_HIDDEN_SEED` set. A run draws one
+- hidden cases: each submission is graded with `CNN_COURSE_HIDDEN_SEED` set in the grading
+  process (never in the student's kernel, which cannot see it). A run draws one
   fresh seed; a submission graded before keeps the seed recorded in
   `autograded/<student>/<assignment>/hidden_seed.txt`, so grading again gives the same grades.
   The seed file is never copied into the feedback.
@@ -42,7 +54,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.course import Course
+from autograder.course import Course, CourseError
+from autograder.sandbox import Limits, detect_protections
+from autograder.verdicts import grade_notebook, record_verdicts
 
 HIDDEN_SEED_ENV = "CNN_COURSE_HIDDEN_SEED"
 SEED_FILE = "hidden_seed.txt"
@@ -93,6 +107,7 @@ class GradeReport:
 
     results: list[SubmissionResult] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    protections: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -171,6 +186,11 @@ def autograde(
     jobs: int = 1,
     timeout: int | None = None,
     progress: bool = True,
+    *,
+    require_sandbox: bool = False,
+    scheduler: str | None = None,
+    limits: Limits | None = None,
+    sandbox: bool = True,
 ) -> GradeReport:
     """Grade every collected submission of the given assignments.
 
@@ -183,6 +203,12 @@ def autograde(
         timeout: seconds one cell may run before it is interrupted (its test then scores 0);
             None uses the course default (`autograder.course.DEFAULT_CELL_TIMEOUT`).
         progress: show a tqdm progress bar on stderr.
+        require_sandbox: raise `CourseError` instead of grading when the full sandbox
+            (bubblewrap and a process limit) is not available on this machine (or, with a
+            scheduler, score a submission 0 on a worker that lacks it).
+        scheduler: the address of a Dask scheduler (``tcp://host:8786``); None grades here.
+        limits: the kernel's resource limits (`autograder.sandbox.Limits()` by default).
+        sandbox: run kernels in bubblewrap where it works (False only to measure its cost).
 
     Returns:
         a `GradeReport`: `.lines()` is the summary, `.ok` is False when something needs the
@@ -197,8 +223,19 @@ def autograde(
         )
     if timeout is not None and timeout <= 0:
         raise ValueError(f"timeout is in seconds per cell and must be positive, got {timeout}.")
+    limits = limits or Limits()
+    protections = detect_protections()
+    if require_sandbox and not (sandbox and protections.full) and scheduler is None:
+        raise CourseError(
+            "the full sandbox is not available on this machine, and --require-sandbox asks "
+            "for it:\n" + "\n".join(protections.lines())
+        )
     course.ensure()
-    report = GradeReport()
+    report = GradeReport(
+        protections=protections.lines()
+        if sandbox
+        else ["[OFF] sandbox turned off: kernels run without bubblewrap (limits still apply)"]
+    )
     with _GradebookLock(course.root), Gradebook(course.db_url, "cnn-course") as gb:
         released = {a.name for a in gb.assignments}
     wanted = list(assignments) if assignments else sorted(released)
@@ -238,11 +275,16 @@ def autograde(
                 continue
             seed_path = course.autograded_dir / who / assignment / SEED_FILE
             seed = _read_seed(seed_path) or run_seed
-            todo.append((str(course.root), assignment, who, timeout, seed))
+            todo.append(
+                (str(course.root), assignment, who, timeout, seed, limits, sandbox, require_sandbox)
+            )
 
-    outcomes = _run_all(todo, jobs, progress)
+    if scheduler is not None:
+        outcomes = _run_on_dask(todo, scheduler, progress)
+    else:
+        outcomes = _run_all(todo, jobs, progress)
     with _GradebookLock(course.root), Gradebook(course.db_url, "cnn-course") as gb:
-        for (_, assignment, who, _, _), outcome in zip(todo, outcomes, strict=True):
+        for (_, assignment, who, *_), outcome in zip(todo, outcomes, strict=True):
             rel = str(course.submission_path(who, assignment).relative_to(course.root))
             if outcome["status"] != "graded":
                 _record_not_runnable(course, gb, assignment, who, outcome["reason"])
@@ -314,6 +356,42 @@ def _run_all(todo: list[tuple], jobs: int, progress: bool) -> list[dict]:
     return outcomes  # type: ignore[return-value]
 
 
+def _run_on_dask(todo: list[tuple], scheduler: str, progress: bool) -> list[dict]:
+    """Grade each job on the Dask cluster at ``scheduler``; a job whose worker died, or that
+    raised, is reported as not runnable (the batch goes on)."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise CourseError(
+            "grading on a cluster needs dask.distributed: pip install 'dask[distributed]'."
+        ) from None
+    from tqdm.auto import tqdm
+
+    outcomes: list[dict | None] = [None] * len(todo)
+    try:
+        client = Client(scheduler, timeout=30, set_as_default=False)
+    except OSError as error:
+        raise CourseError(
+            f"cannot reach the Dask scheduler at {scheduler} ({error}). Start one with "
+            "`dask scheduler` and workers with `dask worker ADDRESS --nthreads 1`."
+        ) from None
+    with client:
+        futures = {
+            client.submit(_grade_one, *job, pure=False, retries=1): i for i, job in enumerate(todo)
+        }
+        with tqdm(
+            total=len(todo), desc="autograde", unit="submission", disable=not progress
+        ) as bar:
+            for future in as_completed(futures):
+                i = futures[future]
+                try:
+                    outcomes[i] = future.result()
+                except Exception as error:  # a worker that died or a bug in grading
+                    outcomes[i] = _failure(f"grading failed ({type(error).__name__}: {error})")
+                bar.update(1)
+    return outcomes  # type: ignore[return-value]
+
+
 def _failure(reason: str) -> dict:
     return {"status": "not runnable", "reason": reason, "notes": []}
 
@@ -347,9 +425,18 @@ def _record_not_runnable(course: Course, gb, assignment: str, student: str, reas
 _LOCK: _GradebookLock | None = None
 
 
-def _grade_one(root: str, assignment: str, student: str, timeout: int | None, seed: int) -> dict:
-    """Grade one submission with nbgrader's Autograde; returns status, reason and notes."""
-    import nbformat
+def _grade_one(
+    root: str,
+    assignment: str,
+    student: str,
+    timeout: int | None,
+    seed: int,
+    limits: Limits | None = None,
+    sandbox: bool = True,
+    require_sandbox: bool = False,
+) -> dict:
+    """Grade one submission with nbgrader's Autograde, the student's code running in a
+    sandboxed kernel and the tests here; returns status, reason and notes."""
     from nbgrader.converters import Autograde
     from nbgrader.converters.base import NbGraderException
     from nbgrader.coursedir import CourseDirectory
@@ -364,22 +451,18 @@ def _grade_one(root: str, assignment: str, student: str, timeout: int | None, se
     reason = _unreadable(path)
     if reason:
         return _failure(reason)
+    if require_sandbox and not (sandbox and detect_protections().full):
+        return _failure(
+            "the full sandbox is required but not available on the machine that graded it: "
+            + "; ".join(line.strip() for line in detect_protections().lines() if "OFF" in line)
+        )
+    _SETTINGS.update(limits=limits or Limits(), sandbox=sandbox)
 
     from autograder.course import DEFAULT_CELL_TIMEOUT
 
     timeout = int(timeout or DEFAULT_CELL_TIMEOUT)
+    _SETTINGS["timeout"] = timeout
     config = course.nbgrader_config(timeout=timeout, force=True)
-    config.Execute.timeout = timeout
-    config.Execute.error_on_timeout = {
-        "ename": TIMEOUT_ERROR_NAME,
-        "evalue": f"timed out after {timeout} s",
-        "traceback": [f"{TIMEOUT_ERROR_NAME}: timed out after {timeout} s (the cell was stopped)"],
-    }
-    # The kernel's own start-up warnings (e.g. about its transport) are noise here.
-    config.Execute.extra_arguments = [
-        "--HistoryManager.hist_file=:memory:",
-        "--IPKernelApp.log_level=ERROR",
-    ]
     config.Autograde.autograde_preprocessors = _autograde_preprocessors()
     config.CourseDirectory.assignment_id = assignment
     config.CourseDirectory.student_id = student
@@ -395,7 +478,9 @@ def _grade_one(root: str, assignment: str, student: str, timeout: int | None, se
     warnings.filterwarnings("ignore", module="sqlalchemy")
     warnings.filterwarnings("ignore", module="nbgrader")
 
-    env = dict(_ONE_THREAD_ENV, **{HIDDEN_SEED_ENV: str(seed), "PYTHONPATH": _kernel_path()})
+    # The seed is set in this (the grading) process only; the kernel gets _ONE_THREAD_ENV.
+    env = {HIDDEN_SEED_ENV: str(seed), **_ONE_THREAD_ENV}
+    _SETTINGS["result"] = None
     _LOCK.acquire()
     try:
         coursedir = CourseDirectory(config=config)
@@ -411,30 +496,18 @@ def _grade_one(root: str, assignment: str, student: str, timeout: int | None, se
 
     dest.mkdir(parents=True, exist_ok=True)
     (dest / SEED_FILE).write_text(f"{seed}\n")
-    notes = []
     graded = dest / f"{assignment}.ipynb"
-    if not graded.is_file():
+    result = _SETTINGS.get("result")
+    if not graded.is_file() or result is None:
         return _failure("nbgrader wrote no autograded notebook for it")
-    nb = nbformat.read(graded, as_version=4)
-    for index, cell in enumerate(nb.cells):
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error" and output.get("ename") == TIMEOUT_ERROR_NAME:
-                grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-                name = f"cell {index + 1}" + (f" ({grade_id})" if grade_id else "")
-                notes.append(f"{name} timed out after {timeout} s")
-                break
-    return {"status": "graded", "reason": "", "notes": notes}
+    from nbgrader.api import Gradebook
+
+    with _GradebookLock(course.root), Gradebook(course.db_url, "cnn-course") as gb:
+        record_verdicts(gb, assignment, student, assignment, result.verdicts)
+    return {"status": "graded", "reason": "", "notes": list(result.notes)}
 
 
-def _kernel_path() -> str:
-    """PYTHONPATH for the kernel: the folder this `autograder` (and `course_utils`) is imported
-    from comes first, so the notebooks import the same checks the grader runs, installed or
-    not (the kernel starts in the autograded folder, not in the project)."""
-    import autograder
-
-    roots = [str(Path(autograder.__file__).resolve().parent.parent)]
-    roots += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p not in roots]
-    return os.pathsep.join(roots)
+_SETTINGS: dict = {}
 
 
 def _unreadable(path: Path) -> str:
@@ -484,13 +557,13 @@ def _reason_from_log(messages: list[str]) -> str:
 
 
 def _autograde_preprocessors() -> list:
-    """nbgrader's autograde pipeline with two changes: execution runs outside the gradebook
-    lock, and stderr of grade cells becomes stdout before the grades are saved."""
+    """nbgrader's autograde pipeline with two changes: execution runs out of the student's
+    process and outside the gradebook lock, and stderr of grade cells becomes stdout before
+    the grades are saved."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import (
         AssignLatePenalties,
         CheckCellMetadata,
-        Execute,
         IgnorePattern,
         LimitOutput,
         NbGraderPreprocessor,
@@ -498,15 +571,25 @@ def _autograde_preprocessors() -> list:
     )
     from nbgrader.utils import is_grade
 
-    class ExecuteOutsideLock(Execute):
-        """nbgrader's Execute, releasing the gradebook lock while the kernel runs."""
+    class ExecuteOutOfProcess(NbGraderPreprocessor):
+        """In place of nbgrader's Execute: the student's cells run in a sandboxed kernel and
+        the test cells here (`autograder.verdicts`), outside the gradebook lock."""
 
-        def preprocess(self, nb, resources, km=None):
+        def preprocess(self, nb, resources):
+            folder = Path(resources.get("metadata", {}).get("path") or ".").resolve()
             _LOCK.release()
             try:
-                return super().preprocess(nb, resources, km=km)
+                _SETTINGS["result"] = grade_notebook(
+                    nb,
+                    folder,
+                    timeout=_SETTINGS["timeout"],
+                    limits=_SETTINGS["limits"],
+                    env=dict(_ONE_THREAD_ENV),
+                    sandbox=_SETTINGS["sandbox"],
+                )
             finally:
                 _LOCK.acquire()
+            return nb, resources
 
     class HonestStderr(NbGraderPreprocessor):
         """Turn stderr streams of grade cells into stdout, so that a warning or a message on
@@ -521,7 +604,7 @@ def _autograde_preprocessors() -> list:
             return cell, resources
 
     return [
-        ExecuteOutsideLock,
+        ExecuteOutOfProcess,
         HonestStderr,
         IgnorePattern,
         ClearMetadataPreprocessor,

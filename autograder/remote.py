@@ -1,0 +1,914 @@
+"""The wire between the grader and the student's kernel: plain data only, never pickle.
+
+In grading mode the student's notebook runs in its own process (the *kernel*, usually inside
+the sandbox of ``autograder.sandbox``); the checks run in the *grader*. The grader calls the
+student's functions through proxies, and this module carries those calls.
+
+Why this design. Every check already only CALLS the student's functions with fresh NumPy arrays
+and plain values and compares what comes back (see ``autograder.checks._compare``). So a check
+can run unchanged in the grader if the student's functions are replaced by proxies that forward
+each call to the kernel. The kernel calls the real function and sends back plain data. Nothing
+that decides a grade (the check code, the expected outputs, the comparison, the points) exists
+in the student's process, so nothing the student's code does there can change a verdict: an
+object whose ``==`` is always true never leaves the kernel, a patched ``numpy.testing`` patches
+only the kernel's copy, and an input transformer only transforms the kernel's cells.
+
+The protocol
+------------
+One stream socket (a ``socketpair`` inherited by the kernel as a file descriptor, so it works
+inside a sandbox without network or shared files) carries frames::
+
+    !II  header length, number of buffers
+    header: UTF-8 JSON (at most 1 MiB)
+    per buffer: !Q length, raw bytes
+
+Values in a header are JSON; what JSON cannot say is tagged with a ``"$"`` key:
+
+| value                                   | header                                   |
+|-----------------------------------------|------------------------------------------|
+| None, bool, int, str, list              | themselves                               |
+| float (nan and infinities too)          | a number, or ``{"$": "float", "v": "nan"}`` |
+| tuple, dict                             | ``{"$": "tuple", "v": [...]}``, ``{"$": "dict", "k": [...], "v": [...]}`` |
+| ``numpy.ndarray`` of bool/int/float/complex, NumPy scalar | ``{"$": "nd", "dtype", "shape", "b"}`` (raw bytes in buffer ``b``) |
+| ``torch.Tensor``, ``torch.device``, ``torch.dtype`` | ``{"$": "tensor", ...}``, ``{"$": "device"}``, ``{"$": "tdtype"}`` |
+| anything else (a cache, a class, an ``nn.Module``, a function) | a reference ``{"$": "ref", "id"}`` |
+
+Anything that is not plain data stays where it was made and travels as a reference: the
+receiver gets a ``Remote`` proxy that it can pass back in a later call (caches are opaque by
+contract), call, and, on the kernel's objects only, ask for an attribute, a length or an
+iteration (model checks: ``model.fc.weight``, ``model.parameters()``). A proxy has no truth
+value and compares equal only to itself, so a reference can never pass an ``assert``.
+
+Callables passed TO the student (``f`` in ``eval_numerical_gradient_array(f, x, df)``) travel
+the other way: the grader exports them and the kernel calls back; the grader runs its own
+function on plain data and answers. The grader answers calls to what it exported, and nothing
+else: no attribute of a grader object is ever served, so the student's code cannot walk from a
+callback to the grader's modules or files.
+
+Messages: ``call`` (target, args, kwargs, options), ``getattr``, ``len``, ``iter``, ``release``,
+answered by ``reply`` or ``error``; and, from grader to kernel only, ``run`` (a notebook cell),
+``snapshot`` (the values bound to some names now) and ``shutdown``. A side that waits for its
+answer serves the other side's requests meanwhile, so callbacks nest. Frames are size-capped,
+and anything malformed raises ``ProtocolError``: the grader then stops the kernel, and the
+cells still to grade score 0 with that reason.
+
+Interrupts: the grader writes a byte to a pipe whose other end the kernel reads in a thread,
+which raises ``KeyboardInterrupt`` in the kernel's main thread (as Jupyter's interrupt does),
+so a cell or a call that runs too long is stopped and the notebook goes on.
+
+Run as ``python -m autograder.remote SOCKET_FD INTERRUPT_FD`` this module is the kernel.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import io
+import json
+import math
+import os
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+MAX_HEADER_BYTES = 1 << 20
+MAX_MESSAGE_BYTES = 256 << 20
+MAX_BUFFERS = 4096
+MAX_DEPTH = 32
+MAX_ITEMS = 100_000
+MAX_ITER_ITEMS = 10_000
+SIDE_LIMIT = 10_000  # characters of stdout, stderr and each warning forwarded per call
+_PLAIN_KINDS = "biufc"
+
+
+class ProtocolError(Exception):
+    """The other side sent something that is not a valid message, or too much of it."""
+
+
+class ChannelClosed(ProtocolError):
+    """The other side closed the connection (its process ended)."""
+
+
+class RemoteError(Exception):
+    """An exception raised by code on the other side, whose type has no local twin."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name = type_name
+
+
+class CallTimeout(BaseException):
+    """The deadline passed while the other side was working; it was interrupted.
+
+    A ``BaseException``, so that the checks' ``except Exception`` around a student call lets it
+    through and the whole test cell stops with it.
+    """
+
+
+class KernelLost(BaseException):
+    """The kernel is gone (it exited, was killed, or broke the protocol); why is the message."""
+
+
+# --- encoding ---------------------------------------------------------------------------------
+
+
+def _torch():
+    return sys.modules.get("torch")
+
+
+class Codec:
+    """Turns values into (header, buffers) and back, with a table of exported objects.
+
+    ``export_policy(obj)`` says whether an object that is not plain data may be exported as a
+    reference; when it returns False the encoder raises ``TypeError``.
+    """
+
+    def __init__(self, export_policy: Callable[[Any], bool]) -> None:
+        self.exports: dict[int, Any] = {}
+        self._next = 1
+        self.export_policy = export_policy
+        self.connection: Connection | None = None
+
+    def export(self, obj: Any) -> int:
+        ref = self._next
+        self._next += 1
+        self.exports[ref] = obj
+        return ref
+
+    # encode
+    def encode(self, value: Any, buffers: list[bytes], depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            raise TypeError("the value is nested too deeply to send")
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if type(value) is int:
+            return value
+        if type(value) is float:
+            return value if math.isfinite(value) else {"$": "float", "v": repr(value)}
+        if type(value) is list:
+            return [self.encode(v, buffers, depth + 1) for v in value]
+        if type(value) is tuple:
+            return {"$": "tuple", "v": [self.encode(v, buffers, depth + 1) for v in value]}
+        if type(value) is dict:
+            return {
+                "$": "dict",
+                "k": [self.encode(k, buffers, depth + 1) for k in value],
+                "v": [self.encode(v, buffers, depth + 1) for v in value.values()],
+            }
+        if isinstance(value, Remote) and value._connection is self.connection:
+            return {"$": "yours", "id": value._ref}
+        if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in _PLAIN_KINDS:
+            array = np.ascontiguousarray(value)
+            buffers.append(array.tobytes())
+            return {
+                "$": "nd",
+                "dtype": array.dtype.str,
+                "shape": list(array.shape),
+                "b": len(buffers) - 1,
+                "scalar": isinstance(value, np.generic),
+            }
+        torch = _torch()
+        if torch is not None:
+            if isinstance(value, torch.Tensor) and not value.is_complex():
+                tensor = value.detach().cpu()
+                if tensor.dtype == torch.bfloat16:
+                    tensor = tensor.float()
+                array = np.ascontiguousarray(tensor.numpy())
+                buffers.append(array.tobytes())
+                return {
+                    "$": "tensor",
+                    "dtype": array.dtype.str,
+                    "shape": list(array.shape),
+                    "b": len(buffers) - 1,
+                    "grad": bool(value.requires_grad),
+                }
+            if isinstance(value, torch.device):
+                return {"$": "device", "v": str(value)}
+            if isinstance(value, torch.dtype):
+                return {"$": "tdtype", "v": str(value).removeprefix("torch.")}
+        if not self.export_policy(value):
+            raise TypeError(
+                f"a {type(value).__qualname__} cannot be sent to the student's code; only "
+                "arrays, numbers, strings, None, lists, tuples, dicts and functions can."
+            )
+        kind = type(value)
+        return {
+            "$": "ref",
+            "id": self.export(value),
+            "callable": callable(value),
+            "type": f"{kind.__module__}.{kind.__qualname__}"[:200],
+            "name": _safe_name(getattr(value, "__name__", None)),
+        }
+
+    # decode
+    def decode(self, data: Any, buffers: list[bytes], depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            raise ProtocolError("a value is nested too deeply")
+        if data is None or isinstance(data, (bool, int, float, str)):
+            return data
+        if isinstance(data, list):
+            if len(data) > MAX_ITEMS:
+                raise ProtocolError("a list is too long")
+            return [self.decode(v, buffers, depth + 1) for v in data]
+        if not isinstance(data, dict) or not isinstance(data.get("$"), str):
+            raise ProtocolError("a value without a type tag")
+        tag = data["$"]
+        try:
+            if tag == "float":
+                if data["v"] not in ("nan", "inf", "-inf"):
+                    raise ProtocolError("a float tag must hold nan or an infinity")
+                return float(data["v"])
+            if tag == "tuple":
+                return tuple(self.decode(data["v"], buffers, depth + 1))
+            if tag == "dict":
+                keys = self.decode(data["k"], buffers, depth + 1)
+                values = self.decode(data["v"], buffers, depth + 1)
+                if len(keys) != len(values):
+                    raise ProtocolError("a dict with more keys than values")
+                return dict(zip(keys, values))
+            if tag in ("nd", "tensor"):
+                array = _decode_array(data, buffers)
+                if tag == "nd":
+                    return array[()] if data.get("scalar") else array
+                torch = _torch()
+                if torch is None:
+                    import torch
+                tensor = torch.from_numpy(array)
+                if data.get("grad") and tensor.is_floating_point():
+                    tensor.requires_grad_(True)
+                return tensor
+            if tag == "device":
+                import torch
+
+                return torch.device(str(data["v"]))
+            if tag == "tdtype":
+                import torch
+
+                dtype = getattr(torch, str(data["v"]), None)
+                if not isinstance(dtype, torch.dtype):
+                    raise ProtocolError(f"unknown torch dtype {data['v']!r}")
+                return dtype
+            if tag == "yours":
+                ref = data["id"]
+                if ref not in self.exports:
+                    raise ProtocolError(f"a reference to an object never sent ({ref!r})")
+                return self.exports[ref]
+            if tag == "ref":
+                if not isinstance(data["id"], int):
+                    raise ProtocolError("a reference id must be an int")
+                return Remote(
+                    self.connection,
+                    data["id"],
+                    bool(data.get("callable")),
+                    str(data.get("type", "object"))[:200],
+                    _safe_name(data.get("name")),
+                )
+        except (KeyError, TypeError, ValueError) as error:
+            raise ProtocolError(f"a malformed {tag!r} value ({error})") from None
+        raise ProtocolError(f"unknown value tag {tag!r}")
+
+
+def _safe_name(name: Any) -> str | None:
+    return name if isinstance(name, str) and name.isidentifier() and len(name) <= 100 else None
+
+
+def _decode_array(data: dict, buffers: list[bytes]) -> np.ndarray:
+    dtype = np.dtype(str(data["dtype"]))
+    if dtype.kind not in _PLAIN_KINDS or dtype.hasobject:
+        raise ProtocolError(f"arrays of dtype {dtype} are not plain data")
+    shape = tuple(int(n) for n in data["shape"])
+    if any(n < 0 for n in shape) or len(shape) > 32:
+        raise ProtocolError(f"an impossible array shape {shape}")
+    buffer = buffers[int(data["b"])]
+    if math.prod(shape) * dtype.itemsize != len(buffer):
+        raise ProtocolError(f"array bytes do not match shape {shape} and dtype {dtype}")
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape).copy()
+
+
+# --- framing ------------------------------------------------------------------------------------
+
+
+def send_frame(sock: socket.socket, header: dict, buffers: list[bytes]) -> None:
+    text = json.dumps(header, allow_nan=False).encode("utf-8")
+    parts = [struct.pack("!II", len(text), len(buffers)), text]
+    for buffer in buffers:
+        parts.append(struct.pack("!Q", len(buffer)))
+        parts.append(buffer)
+    sock.sendall(b"".join(parts))
+
+
+class _Reader:
+    """Reads frames with a total size cap; a wait past ``owner.deadline`` calls
+    ``owner.on_deadline()`` (which may move the deadline, or raise)."""
+
+    def __init__(self, sock: socket.socket, owner: Any, max_bytes: int) -> None:
+        self.sock = sock
+        self.owner = owner
+        self.max_bytes = max_bytes
+
+    def _exactly(self, n: int) -> bytes:
+        chunks = []
+        while n:
+            deadline = self.owner.deadline
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.owner.on_deadline()
+                    continue
+                ready, _, _ = select.select([self.sock], [], [], left)
+                if not ready:
+                    continue
+            chunk = self.sock.recv(min(n, 1 << 20))
+            if not chunk:
+                raise ChannelClosed("the other side closed the connection")
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
+
+    def read(self) -> tuple[dict, list]:
+        size, count = struct.unpack("!II", self._exactly(8))
+        if size > MAX_HEADER_BYTES or count > MAX_BUFFERS:
+            raise ProtocolError(f"a frame too large (header {size} bytes, {count} buffers)")
+        try:
+            header = json.loads(self._exactly(size).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ProtocolError(f"a header that is not JSON ({error})") from None
+        if not isinstance(header, dict):
+            raise ProtocolError("a header that is not a JSON object")
+        total = size
+        buffers = []
+        for _ in range(count):
+            (length,) = struct.unpack("!Q", self._exactly(8))
+            total += length
+            if total > self.max_bytes:
+                raise ProtocolError(f"a message over {self.max_bytes} bytes")
+            buffers.append(self._exactly(length))
+        return header, buffers
+
+
+# --- a connection: requests, replies, nested serving -----------------------------------------
+
+
+class Connection:
+    """One side of the wire. ``request`` sends and waits for the answer, serving the other
+    side's requests (callbacks) meanwhile; ``serve_one`` answers one request."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        codec: Codec,
+        handlers: dict[str, Callable[[dict, list], Any]],
+        max_bytes: int = MAX_MESSAGE_BYTES,
+        can_query: bool = False,
+    ) -> None:
+        self.sock = sock
+        self.codec = codec
+        codec.connection = self
+        self.handlers = handlers
+        self.can_query = can_query
+        self.reader = _Reader(sock, self, max_bytes)
+        self._next_id = 1
+        self.deadline: float | None = None
+        self.on_deadline: Callable[[], None] = lambda: None
+        # What the code said on the side while answering (kernel) / what to do with it (grader).
+        self.said: dict | None = None
+        self.on_said: Callable[[dict], None] | None = None
+
+    def send(self, header: dict, value_fields: dict[str, Any] | None = None) -> None:
+        buffers: list[bytes] = []
+        for key, value in (value_fields or {}).items():
+            header[key] = self.codec.encode(value, buffers)
+        send_frame(self.sock, header, buffers)
+
+    def request(self, op: str, **fields: Any) -> Any:
+        rid = self._next_id
+        self._next_id += 1
+        plain = {k: v for k, v in fields.items() if k in ("target", "names", "source", "options")}
+        values = {k: v for k, v in fields.items() if k not in plain}
+        self.send({"op": op, "id": rid, **plain}, values)
+        while True:
+            header, buffers = self.reader.read()
+            op_in = header.get("op")
+            if op_in in ("reply", "error"):
+                if header.get("id") != rid:
+                    raise ProtocolError(f"an answer to request {header.get('id')!r}, not {rid}")
+                if isinstance(header.get("said"), dict) and self.on_said is not None:
+                    self.on_said(header["said"])
+                if op_in == "reply":
+                    return self.codec.decode(header.get("value"), buffers)
+                raise self._exception(header)
+            self._answer(header, buffers)
+
+    def serve_one(self) -> bool:
+        """Answer one request; False when the other side asked to stop."""
+        header, buffers = self.reader.read()
+        if header.get("op") == "shutdown":
+            return False
+        self._answer(header, buffers)
+        return True
+
+    def _answer(self, header: dict, buffers: list) -> None:
+        rid = header.get("id")
+        handler = self.handlers.get(header.get("op"))
+        if handler is None:
+            raise ProtocolError(f"an unexpected message {str(header.get('op'))[:40]!r}")
+        try:
+            value = handler(header, buffers)
+        except (ProtocolError, KernelLost, CallTimeout):
+            raise
+        except BaseException as error:  # the callee's error is the caller's answer
+            if isinstance(error, (SystemExit, GeneratorExit)):
+                error = RuntimeError(f"the code raised {type(error).__name__}")
+            self.send(
+                {
+                    "op": "error",
+                    "id": rid,
+                    "type": type(error).__name__,
+                    "message": _text(error),
+                    **self._take_said(),
+                }
+            )
+            return
+        said = self._take_said()
+        try:
+            self.send({"op": "reply", "id": rid, **said}, {"value": value})
+        except TypeError as error:
+            self.send({"op": "error", "id": rid, "type": "TypeError", "message": str(error)})
+
+    def _take_said(self) -> dict:
+        said, self.said = self.said, None
+        return {"said": said} if said else {}
+
+    def _exception(self, header: dict) -> BaseException:
+        name = str(header.get("type", "Exception"))[:100]
+        message = str(header.get("message", ""))[:20_000]
+        if name == "KeyboardInterrupt":
+            return CallTimeout(message or "interrupted")
+        if name == "BannedCall":
+            from autograder.checks._rules import BannedCall
+
+            return BannedCall(message)
+        local = getattr(builtins, name, None)
+        if isinstance(local, type) and issubclass(local, Exception):
+            try:
+                return local(message)
+            except Exception:
+                pass
+        return RemoteError(name, message)
+
+
+def _text(error: BaseException) -> str:
+    try:
+        return str(error)[:20_000]
+    except Exception:
+        return f"(a {type(error).__name__} whose message cannot be shown)"
+
+
+class Remote:
+    """A reference to an object on the other side of a ``Connection``.
+
+    Calling it calls the object there. On the grader, a reference to a kernel object also
+    answers ``getattr``, ``len`` and iteration by asking the kernel (plain data comes back as
+    itself, the rest as new references). It has no truth value, and equals only itself.
+    """
+
+    __slots__ = ("_connection", "_ref", "_callable", "_type", "__name__", "__qualname__")
+
+    def __init__(
+        self, connection: Connection | None, ref: int, is_callable: bool, type_name: str, name
+    ) -> None:
+        object.__setattr__(self, "_connection", connection)
+        object.__setattr__(self, "_ref", ref)
+        object.__setattr__(self, "_callable", is_callable)
+        object.__setattr__(self, "_type", type_name)
+        object.__setattr__(self, "__name__", name or "student_function")
+        object.__setattr__(self, "__qualname__", name or "student_function")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._connection.request(
+            "call", target=self._ref, args=list(args), kwargs=kwargs, options=_call_options()
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or not self._connection.can_query:
+            raise AttributeError(name)
+        return self._connection.request("getattr", target=self._ref, source=name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("objects of the student's code cannot be changed from here")
+
+    def __len__(self) -> int:
+        value = self._connection.request("len", target=self._ref)
+        if type(value) is not int:
+            raise TypeError("len() of the student's object is not an int")
+        return value
+
+    def __iter__(self):
+        return iter(self._connection.request("iter", target=self._ref))
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            f"a {self._type} from the student's code is not plain data and has no truth value"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return f"<{self._type} in the student's kernel>"
+
+
+# Options a grader-side caller attaches to a call (the banned-library guard and the line count
+# of ``autograder.checks._rules`` run where the student's code runs).
+_OPTIONS = threading.local()
+
+
+@contextlib.contextmanager
+def call_options(**options: Any):
+    """Attach ``options`` to every call made to the kernel inside the block."""
+    previous = dict(getattr(_OPTIONS, "value", {}))
+    _OPTIONS.value = {**previous, **options}
+    try:
+        yield
+    finally:
+        _OPTIONS.value = previous
+
+
+def _call_options() -> dict:
+    return dict(getattr(_OPTIONS, "value", {}))
+
+
+# --- the kernel side ------------------------------------------------------------------------------
+
+
+def _kernel_export_policy(obj: Any) -> bool:
+    return True
+
+
+def _make_shell():
+    """An IPython shell whose errors are kept as (ename, evalue, traceback) for the notebook."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    class KernelShell(InteractiveShell):
+        last_error: tuple | None = None
+
+        def _showtraceback(self, etype, evalue, stb):
+            self.last_error = (etype.__name__, _text(evalue), list(stb))
+
+    shell = KernelShell.instance(colors="NoColor")
+    shell.history_manager.enabled = False
+    return shell
+
+
+def _outputs_of(captured, result, shell, limit: int) -> list[dict]:
+    """nbformat outputs of one cell, with the text capped at ``limit`` characters."""
+    outputs: list[dict] = []
+    budget = [limit]
+
+    def cap(text: str) -> str:
+        if len(text) <= budget[0]:
+            budget[0] -= len(text)
+            return text
+        kept = text[: max(budget[0], 0)]
+        budget[0] = 0
+        return kept + "\n[output truncated]\n"
+
+    for name, text in (("stdout", captured.stdout), ("stderr", captured.stderr)):
+        if text:
+            outputs.append({"output_type": "stream", "name": name, "text": cap(text)})
+    for display in captured.outputs:
+        data = {}
+        for mime, value in display.data.items():
+            if mime in ("text/plain", "image/png", "text/html", "text/markdown", "image/svg+xml"):
+                if isinstance(value, bytes):
+                    import base64
+
+                    value = base64.b64encode(value).decode("ascii")
+                value = value if isinstance(value, str) else str(value)
+                data[mime] = cap(value)
+        if data:
+            outputs.append({"output_type": "display_data", "data": data, "metadata": {}})
+    if result is not None and result.result is not None and not captured.outputs:
+        with contextlib.suppress(Exception):
+            text = repr(result.result)
+            outputs.append(
+                {
+                    "output_type": "execute_result",
+                    "data": {"text/plain": cap(text)},
+                    "metadata": {},
+                    "execution_count": None,
+                }
+            )
+    if shell.last_error is not None:
+        ename, evalue, traceback = shell.last_error
+        outputs.append(
+            {
+                "output_type": "error",
+                "ename": ename[:200],
+                "evalue": cap(evalue),
+                "traceback": [cap(line) for line in traceback[-40:]],
+            }
+        )
+    return outputs
+
+
+def kernel_main(sock_fd: int, interrupt_fd: int) -> None:
+    """The kernel: run the cells it is sent, serve the names a test cell asks for."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    copy_from = os.environ.pop("CNN_COURSE_COPY_FROM", None)
+    if copy_from:
+        import shutil
+
+        shutil.copytree(copy_from, os.getcwd(), dirs_exist_ok=True)
+    sock = socket.socket(fileno=sock_fd)
+    output_limit = int(os.environ.get("CNN_COURSE_OUTPUT_LIMIT", str(1 << 20)))
+    shell = _make_shell()
+    codec = Codec(_kernel_export_policy)
+    busy = threading.Event()
+
+    def watch_interrupts() -> None:
+        import _thread
+
+        with contextlib.suppress(OSError):
+            while os.read(interrupt_fd, 1):
+                if busy.is_set():
+                    _thread.interrupt_main()
+
+    threading.Thread(target=watch_interrupts, daemon=True).start()
+
+    def run(header: dict, buffers: list) -> Any:
+        from IPython.utils.capture import capture_output
+
+        source = header.get("source")
+        if not isinstance(source, str):
+            raise ProtocolError("run needs a source string")
+        shell.last_error = None
+        busy.set()
+        try:
+            with capture_output(display=True) as captured:
+                result = shell.run_cell(source, store_history=False, silent=False)
+        except KeyboardInterrupt:
+            result = None
+            shell.last_error = ("KeyboardInterrupt", "interrupted", ["KeyboardInterrupt"])
+        finally:
+            busy.clear()
+        return _outputs_of(captured, result, shell, output_limit)
+
+    def snapshot(header: dict, buffers: list) -> Any:
+        names = header.get("names")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ProtocolError("snapshot needs a list of names")
+        found = {}
+        for name in names:
+            if name in shell.user_ns:
+                found[name] = shell.user_ns[name]
+        return found
+
+    def target(header: dict) -> Any:
+        ref = header.get("target")
+        if ref not in codec.exports:
+            raise ProtocolError(f"no object {ref!r} here")
+        return codec.exports[ref]
+
+    def call(header: dict, buffers: list) -> Any:
+        func = target(header)
+        args = codec.decode(header.get("args", []), buffers)
+        kwargs = codec.decode(header.get("kwargs", {"$": "dict", "k": [], "v": []}), buffers)
+        options = header.get("options") or {}
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise ProtocolError("call arguments must be a list and a dict")
+        if options.get("guard"):
+            from autograder.checks import _rules
+
+            func = _rules.guard(func, str(options["guard"]))
+        if options.get("count_lines") is not None:
+            from autograder.checks import _rules
+
+            stop, inner = int(options["count_lines"]), func
+
+            def func(*a, **k):
+                return _rules.count_lines(inner, *a, stop_after=stop)
+
+        out, err = io.StringIO(), io.StringIO()
+        busy.set()
+        try:
+            with (
+                warnings.catch_warnings(record=True) as caught,
+                contextlib.redirect_stdout(out),
+                contextlib.redirect_stderr(err),
+            ):
+                warnings.simplefilter("always")
+                return func(*args, **kwargs)
+        finally:
+            busy.clear()
+            said = {
+                "stdout": out.getvalue()[:SIDE_LIMIT],
+                "stderr": err.getvalue()[:SIDE_LIMIT],
+                "warnings": [
+                    [w.category.__name__[:100], str(w.message)[:SIDE_LIMIT]] for w in caught[:20]
+                ],
+            }
+            if any(said.values()):
+                connection.said = said
+
+    def getattr_(header: dict, buffers: list) -> Any:
+        return getattr(target(header), str(header.get("source")))
+
+    def len_(header: dict, buffers: list) -> Any:
+        return len(target(header))
+
+    def iter_(header: dict, buffers: list) -> Any:
+        items = []
+        for item in target(header):
+            items.append(item)
+            if len(items) > MAX_ITER_ITEMS:
+                raise ValueError(f"more than {MAX_ITER_ITEMS} items")
+        return items
+
+    def release(header: dict, buffers: list) -> Any:
+        codec.exports.clear()
+        return None
+
+    connection = Connection(
+        sock,
+        codec,
+        {
+            "run": run,
+            "snapshot": snapshot,
+            "call": call,
+            "getattr": getattr_,
+            "len": len_,
+            "iter": iter_,
+            "release": release,
+        },
+    )
+    connection.send({"op": "ready", "pid": os.getpid()})
+    with contextlib.suppress(ChannelClosed):
+        while connection.serve_one():
+            pass
+    sys.stdout.flush()
+    os._exit(0)
+
+
+# --- the grader side --------------------------------------------------------------------------------
+
+
+def _grader_export_policy(obj: Any) -> bool:
+    # Only functions travel to the student's code (as callbacks it may call); never data objects
+    # whose attributes would lead into the grader.
+    return callable(obj)
+
+
+def _say_again(said: dict) -> None:
+    """Repeat here what the student's code said during a call: its warnings as warnings (of
+    the same builtin category, else UserWarning), its stdout and stderr on ours. The checks
+    capture them as notes that never cost points, exactly as in the student's own notebook."""
+    for item in said.get("warnings", [])[:20]:
+        if isinstance(item, list) and len(item) == 2:
+            category = getattr(builtins, str(item[0]), None)
+            if not (isinstance(category, type) and issubclass(category, Warning)):
+                category = UserWarning
+            warnings.warn(str(item[1])[:SIDE_LIMIT], category, stacklevel=2)
+    for name in ("stdout", "stderr"):
+        text = said.get(name)
+        if isinstance(text, str) and text:
+            getattr(sys, name).write(text[:SIDE_LIMIT])
+
+
+class KernelClient:
+    """The grader's end of the wire to one kernel process.
+
+    Args:
+        sock: the grader's end of the socket pair.
+        interrupt: writes one byte to the kernel's interrupt pipe.
+        alive: returns None while the kernel process runs, else why it ended.
+    """
+
+    def __init__(
+        self, sock: socket.socket, interrupt: Callable[[], None], alive: Callable[[], str | None]
+    ) -> None:
+        self.codec = Codec(_grader_export_policy)
+
+        def callback(header: dict, buffers: list) -> Any:
+            ref = header.get("target")
+            if ref not in self.codec.exports:
+                raise ProtocolError(f"a call to {ref!r}, which the grader never sent")
+            args = self.codec.decode(header.get("args", []), buffers)
+            kwargs = self.codec.decode(
+                header.get("kwargs", {"$": "dict", "k": [], "v": []}), buffers
+            )
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise ProtocolError("call arguments must be a list and a dict")
+            return self.codec.exports[ref](*args, **kwargs)
+
+        self.connection = Connection(sock, self.codec, {"call": callback}, can_query=True)
+        self.connection.on_said = _say_again
+        self._interrupt = interrupt
+        self._alive = alive
+        self.lost: str | None = None
+
+    def wait_ready(self, seconds: float) -> None:
+        self.connection.deadline = time.monotonic() + seconds
+
+        def too_slow() -> None:
+            raise KernelLost(f"the kernel did not start within {seconds:.0f} s")
+
+        self.connection.on_deadline = too_slow
+        try:
+            header, _ = self.connection.reader.read()
+        except ProtocolError as error:
+            raise KernelLost(self._why(error)) from None
+        finally:
+            self.connection.deadline = None
+        if header.get("op") != "ready":
+            raise KernelLost("the kernel did not start the grading protocol")
+
+    @contextlib.contextmanager
+    def deadline(self, seconds: float, grace: float = 5.0):
+        """Within the block, a wait that passes ``seconds`` interrupts the kernel; if the kernel
+        does not answer within ``grace`` more seconds, it is declared lost."""
+        state = {"interrupted": False}
+
+        def on_deadline() -> None:
+            if not state["interrupted"]:
+                state["interrupted"] = True
+                self._interrupt()
+                self.connection.deadline = time.monotonic() + grace
+                return
+            raise KernelLost(
+                f"the kernel stopped responding: it ignored the interrupt after {seconds:g} s"
+            )
+
+        self.connection.deadline = time.monotonic() + seconds
+        self.connection.on_deadline = on_deadline
+        try:
+            yield state
+        finally:
+            self.connection.deadline = None
+
+    def request(self, op: str, **fields: Any) -> Any:
+        if self.lost:
+            raise KernelLost(self.lost)
+        try:
+            return self.connection.request(op, **fields)
+        except KernelLost as error:
+            self.lost = str(error)
+            raise
+        except ProtocolError as error:
+            self.lost = self._why(error)
+            raise KernelLost(self.lost) from None
+        except OSError as error:
+            self.lost = self._why(error)
+            raise KernelLost(self.lost) from None
+
+    def _why(self, error: BaseException) -> str:
+        for _ in range(20):
+            ended = self._alive()
+            if ended:
+                return ended
+            time.sleep(0.05)
+        if isinstance(error, ChannelClosed):
+            return "the kernel closed the grading channel"
+        return f"the kernel broke the grading protocol ({error})"
+
+    def run_cell(self, source: str) -> list[dict]:
+        outputs = self.request("run", source=source)
+        if not isinstance(outputs, list):
+            raise KernelLost("the kernel broke the grading protocol (outputs are not a list)")
+        return outputs
+
+    def snapshot(self, names: list[str]) -> dict:
+        found = self.request("snapshot", names=names)
+        if not isinstance(found, dict) or not all(isinstance(k, str) for k in found):
+            raise KernelLost("the kernel broke the grading protocol (snapshot is not a dict)")
+        return {k: v for k, v in found.items() if k in names}
+
+    def release(self) -> None:
+        self.request("release")
+
+    def shutdown(self) -> None:
+        with contextlib.suppress(OSError):
+            send_frame(self.connection.sock, {"op": "shutdown"}, [])
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    kernel_main(int(args[0]), int(args[1]))
+
+
+if __name__ == "__main__":
+    sys.stdout = io.TextIOWrapper(sys.stdout.buffer, write_through=True)
+    main()
