@@ -7,7 +7,9 @@ One assignment at a time:
 2. copy it to `<course>/source/<a>/<a>.ipynb` (nbgrader's layout);
 3. run nbgrader's `GenerateAssignment`, which strips solutions and hidden tests, locks the test
    cells, stores checksums, and records the assignment and its cells in the gradebook;
-4. optionally copy the release to a folder for students (`--out DIR`).
+4. put the Colab setup cell (and, when the course configures it, the "Open in Colab" badge)
+   at the top of the release (`autograder.colab`; the source notebooks stay as they are);
+5. optionally copy the release to a folder for students (`--out DIR`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from autograder.colab import add_colab_cells, read_config
 from autograder.course import PROJECT_NOTEBOOKS, Course, CourseError, UsageError, did_you_mean
 
 
@@ -256,7 +259,8 @@ def release(
             project's `notebooks/`.
         out: if given, each release is also copied to `out/<a>.ipynb`, a flat folder to hand
             to students (existing files there are replaced).
-        progress: print one line per released assignment.
+        progress: print one line per released assignment, under a progress bar (on stderr)
+            when there are several.
 
     Returns:
         the release notebooks, `<course>/release/<a>/<a>.ipynb`, in the order released.
@@ -266,6 +270,10 @@ def release(
         ReleaseError: a source notebook is broken (every problem named), or nbgrader failed.
             Assignments are validated before anything is written, so one broken notebook
             leaves the course as it was.
+        CourseError: the course's `colab.json` is broken (see `autograder.colab`).
+
+    Every release starts with the Colab setup cell, and with the "Open in Colab" badge when
+    the course's `colab.json` says where the releases are published (`autograder.colab`).
     """
     source_dir = _resolve_source(source)
     available = _source_notebooks(source_dir)
@@ -291,10 +299,15 @@ def release(
                 "digits, '_', '-' and '.'; rename the notebook."
             )
         validate_source(available[name])
+    colab = read_config(course.root)
+
+    from tqdm.auto import tqdm
 
     course.ensure()
     released = []
-    for name in names:
+    bar = tqdm(names, desc="release", unit="notebook", disable=not progress or len(names) < 2)
+    for name in bar:
+        bar.set_postfix_str(name)
         source_copy = course.source_path(name)
         source_copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(available[name], source_copy)
@@ -305,6 +318,7 @@ def release(
                 f"nbgrader finished without writing {release_path}; run "
                 f"`nbgrader generate_assignment {name} --force` in {course.root} to see why."
             )
+        add_colab_cells(release_path, name, colab)
         released.append(release_path)
         if out is not None:
             out_dir = Path(out).expanduser()
@@ -312,5 +326,5 @@ def release(
             shutil.copyfile(release_path, out_dir / f"{name}.ipynb")
         if progress:
             where = f" and {Path(out) / f'{name}.ipynb'}" if out is not None else ""
-            print(f"release {name}: {release_path}{where} ({_summary(release_path)})")
+            tqdm.write(f"release {name}: {release_path}{where} ({_summary(release_path)})")
     return released

@@ -1,0 +1,103 @@
+"""How long every course notebook takes, top to bottom, on this machine's device.
+
+Each source notebook (`notebooks/*.ipynb`, solutions inside, so every test cell passes) runs
+in a fresh kernel of this Python with nbclient, from `notebooks/`, in the fast configuration
+(`CNN_COURSE_FAST=1`) or the full one (`--full`, `CNN_COURSE_FAST=0`). The device is the one
+`course_utils.device.default_device()` picks (CUDA, else MPS, else the CPU); set
+`CNN_COURSE_DEVICE=cpu` to time the CPU on a GPU machine. Prints one row per notebook:
+
+    notebook                      device            FAST   seconds  result
+    01_conv_arithmetic            cpu               True      14.2  ok
+
+Usage:
+
+    python benchmarks/bench_notebooks.py [--full] [--timeout S] [NOTEBOOK_STEM ...]
+
+A notebook whose cell fails is reported with the cell and the error, and the script exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _device_name() -> str:
+    from course_utils.device import default_device
+
+    device = default_device()
+    if device.type == "cuda":
+        import torch
+
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
+
+
+def time_notebook(path: Path, fast: bool, timeout: int) -> tuple[float, str]:
+    """Run one notebook in a fresh kernel; return (seconds, "ok" or what failed)."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = nbformat.read(path, as_version=4)
+    env = {
+        **os.environ,
+        "CNN_COURSE_FAST": "1" if fast else "0",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.perf_counter()
+    try:
+        client.execute(env=env)
+    except CellExecutionError as error:
+        last = str(error).strip().splitlines()[-1] if str(error).strip() else repr(error)
+        return time.perf_counter() - start, f"failed: {last}"
+    except TimeoutError:
+        return time.perf_counter() - start, f"a cell ran over {timeout} s"
+    return time.perf_counter() - start, "ok"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK_STEM", help="default: all")
+    parser.add_argument("--full", action="store_true", help="FAST = False (full-size runs)")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds one cell may run")
+    args = parser.parse_args(argv)
+
+    available = {path.stem: path for path in sorted((ROOT / "notebooks").glob("*.ipynb"))}
+    unknown = [name for name in args.notebooks if name not in available]
+    if unknown:
+        print(
+            f"bench_notebooks: no notebook {', '.join(unknown)} in {ROOT / 'notebooks'}; "
+            f"choose from {', '.join(available)}.",
+            file=sys.stderr,
+        )
+        return 2
+    chosen = [available[name] for name in args.notebooks] or list(available.values())
+    device = _device_name()
+    fast = not args.full
+    print(f"{'notebook':<30}{'device':<26}{'FAST':<7}{'seconds':>9}  result", flush=True)
+    failed = 0
+    total = 0.0
+    for path in chosen:
+        seconds, result = time_notebook(path, fast, args.timeout)
+        total += seconds
+        failed += result != "ok"
+        print(f"{path.stem:<30}{device:<26}{fast!s:<7}{seconds:>9.1f}  {result}", flush=True)
+    print(f"{'total':<30}{'':<26}{'':<7}{total:>9.1f}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
