@@ -6,7 +6,7 @@
 |---|---|
 | `release [--out DIR] [--source DIR] [ASSIGNMENT...]` | build the student release |
 | `collect SRC [--force]` | take submissions `SRC/<student>/<assignment>/*.ipynb` or a zip |
-| `autograde [ASSIGNMENT...] [--student ID] [--jobs N] [--timeout S]` | grade submissions |
+| `autograde [ASSIGNMENT...] [--student ID] [--jobs N] [--timeout S] [--require-sandbox] [--scheduler ADDRESS]` | grade submissions |
 | `feedback [ASSIGNMENT...] [--student ID]` | an HTML page per student and assignment |
 | `export [--to grades.csv]` | one row per student, points per assignment, total |
 | `check NOTEBOOK` | a student's self-check: run the notebook, print a score card |
@@ -110,6 +110,17 @@ def build_parser() -> argparse.ArgumentParser:
     autograde.add_argument(
         "--timeout", type=_positive_int, metavar="SECONDS", help="seconds one cell may run"
     )
+    autograde.add_argument(
+        "--require-sandbox",
+        action="store_true",
+        help="refuse to grade unless every protection (bubblewrap, process limit) is active",
+    )
+    autograde.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="grade on a Dask cluster (e.g. tcp://10.0.0.5:8786); workers must see the course "
+        "directory at the same path",
+    )
 
     feedback = command("feedback")
     feedback.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all")
@@ -183,7 +194,12 @@ def _run_autograde(args) -> int:
         student=args.student,
         jobs=args.jobs,
         timeout=args.timeout,
+        require_sandbox=args.require_sandbox,
+        scheduler=args.scheduler,
     )
+    print("protections:")
+    for line in report.protections:
+        print(f"  {line}")
     for line in report.lines():
         print(line)
     return 0 if report.ok else 1

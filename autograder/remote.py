@@ -639,13 +639,14 @@ def kernel_main(sock_fd: int, interrupt_fd: int) -> None:
     codec = Codec(_kernel_export_policy)
     busy = threading.Event()
 
-    def watch_interrupts() -> None:
-        import _thread
+    main_thread = threading.main_thread().ident
 
+    def watch_interrupts() -> None:
+        # A real SIGINT to the main thread also wakes a sleep or a blocking call.
         with contextlib.suppress(OSError):
             while os.read(interrupt_fd, 1):
                 if busy.is_set():
-                    _thread.interrupt_main()
+                    signal.pthread_kill(main_thread, signal.SIGINT)
 
     threading.Thread(target=watch_interrupts, daemon=True).start()
 

@@ -475,6 +475,8 @@ class KernelProcess:
             return "the kernel ran out of memory (memory limit) and was killed"
         if "MemoryError" in tail:
             return "the kernel ran out of memory (memory limit)"
+        if "File too large" in tail:
+            return "the kernel died: it wrote a file over the size limit"
         if code < 0 or code > 128:
             number = -code if code < 0 else code - 128
             name = (
@@ -518,14 +520,16 @@ class KernelProcess:
 
 
 def _apply_rlimits(limits: Limits) -> None:
-    def cap(kind: int, value: int) -> None:
+    def cap(kind: int, value: int, hard_extra: int = 0) -> None:
         soft, hard = resource.getrlimit(kind)
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
+            hard_extra = 0
         with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(kind, (value, value))
+            resource.setrlimit(kind, (value, value + hard_extra))
 
-    cap(resource.RLIMIT_CPU, int(limits.cpu_seconds))
+    # The soft CPU limit sends SIGXCPU (named in the reason); the hard one, a second later, KILL.
+    cap(resource.RLIMIT_CPU, int(limits.cpu_seconds), 1)
     cap(resource.RLIMIT_AS, int(limits.memory_bytes))
     cap(resource.RLIMIT_FSIZE, int(limits.file_size_bytes))
     cap(resource.RLIMIT_NOFILE, int(limits.open_files))
