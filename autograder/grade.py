@@ -369,7 +369,7 @@ def _run_on_dask(todo: list[tuple], scheduler: str, progress: bool) -> list[dict
 
     outcomes: list[dict | None] = [None] * len(todo)
     try:
-        client = Client(scheduler, timeout=30, set_as_default=False)
+        client = Client(scheduler, timeout=30)
     except OSError as error:
         raise CourseError(
             f"cannot reach the Dask scheduler at {scheduler} ({error}). Start one with "
