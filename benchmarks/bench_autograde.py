@@ -1,14 +1,18 @@
-"""Autograde speed: plain `nbgrader autograde` against `cnn-course autograde --jobs 2`.
+"""Autograde speed: plain `nbgrader autograde` against `cnn-course autograde`, sequential with
+the sandbox and with `--jobs 2`, in one run.
 
-Both grade the same N complete submissions of the tiny assignment (tests/fixtures/tiny), each
+All grade the same N complete submissions of the tiny assignment (tests/fixtures/tiny), each
 in its own copy of one released and collected course:
 
 - plain: `nbgrader autograde tiny` with nbgrader's defaults (a config that only names the
   course and its gradebook): one submission after the other, each kernel left running for
-  `KernelManager.shutdown_wait_time` (5 s) after its notebook ends;
-- ours: `python -m autograder --course DIR autograde tiny --jobs 2` (the `cnn-course` command).
+  `KernelManager.shutdown_wait_time` (5 s) after its notebook ends; tests run in the
+  student's process, nothing is sandboxed;
+- ours, sequential: `python -m autograder --course DIR autograde tiny --jobs 1`, with every
+  protection this machine offers (printed: bubblewrap, limits, cgroup), tests in the grader;
+- ours, `--jobs J`: the same, J submissions side by side.
 
-Prints seconds per submission for each and the ratio. Usage:
+Prints seconds per submission for each, the ratios, and the protections that were on. Usage:
 
     python benchmarks/bench_autograde.py [N] [--jobs J]
 """
@@ -80,24 +84,36 @@ def main() -> None:
         workdir = Path(tmp)
         template = _prepared_course(workdir, args.n)
         plain = Course(shutil.copytree(template.root, workdir / "plain"))
+        sequential = Course(shutil.copytree(template.root, workdir / "sequential"))
         ours = Course(shutil.copytree(template.root, workdir / "ours"))
         plain.config_path.write_text(PLAIN_CONFIG)
 
         plain_s = _timed([str(bin_dir / "nbgrader"), "autograde", TINY], cwd=plain.root)
-        ours_s = _timed(
-            [sys.executable, "-m", "autograder", "--course", str(ours.root), "autograde", TINY]
-            + ["--jobs", str(args.jobs)],
-            cwd=ROOT,
+        command = [sys.executable, "-m", "autograder", "--course"]
+        sequential_s = _timed(
+            command + [str(sequential.root), "autograde", TINY, "--jobs", "1"], cwd=ROOT
         )
-        for course in (plain, ours):
+        ours_s = _timed(
+            command + [str(ours.root), "autograde", TINY, "--jobs", str(args.jobs)], cwd=ROOT
+        )
+        for course in (plain, sequential, ours):
             if _graded_count(course) != args.n:
                 raise RuntimeError(f"{course.root}: not every submission was graded")
+    from autograder.sandbox import detect_protections
+
     print(f"autograde {args.n} submissions of the tiny assignment ({os.cpu_count()} CPUs):")
-    print(f"  plain nbgrader autograde:            {plain_s / args.n:6.2f} s per submission")
+    print(f"  plain nbgrader autograde:               {plain_s / args.n:6.2f} s per submission")
     print(
-        f"  cnn-course autograde --jobs {args.jobs}:       {ours_s / args.n:6.2f} s per submission"
+        f"  cnn-course autograde, sequential:       {sequential_s / args.n:6.2f} s per submission"
+        f" ({plain_s / sequential_s:.1f}x plain nbgrader)"
     )
-    print(f"  cnn-course is {plain_s / ours_s:.1f}x plain nbgrader")
+    print(
+        f"  cnn-course autograde --jobs {args.jobs}:          {ours_s / args.n:6.2f} s per "
+        f"submission ({plain_s / ours_s:.1f}x plain nbgrader)"
+    )
+    print("protections on for cnn-course:")
+    for line in detect_protections().lines():
+        print(f"  {line}")
 
 
 if __name__ == "__main__":
