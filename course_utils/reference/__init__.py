@@ -5,6 +5,9 @@ tensors on any device (CPU, CUDA, MPS) in float32 or float64, and returns result
 input's device and in its dtype. They are the oracle of every autograder check.
 """
 
+from course_utils.reference import architectures as _architectures
+from course_utils.reference import detection as _detection
+from course_utils.reference.architectures import *  # noqa: F403  (notebook 05's models)
 from course_utils.reference.arithmetic import (
     conv_output_size,
     conv_param_count,
@@ -20,6 +23,7 @@ from course_utils.reference.batchnorm import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
+from course_utils.reference.detection import *  # noqa: F403  (notebook 07)
 from course_utils.reference.layers import (
     affine_backward,
     affine_forward,
@@ -109,3 +113,4 @@ __all__ = [
     "Affine",
     "small_cnn",
 ]
+__all__ += [*_architectures.__all__, *_detection.__all__]
