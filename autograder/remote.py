@@ -563,6 +563,10 @@ def _make_shell():
     class KernelShell(InteractiveShell):
         last_error: tuple | None = None
 
+        def enable_gui(self, gui=None):
+            # Figures are captured as display data (the inline backend); there is no GUI here.
+            pass
+
         def _showtraceback(self, etype, evalue, stb):
             self.last_error = (etype.__name__, _text(evalue), list(stb))
 

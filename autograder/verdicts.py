@@ -246,6 +246,13 @@ def banned_uses(sources: list[str], name: str) -> list[str]:
             return
         seen.add(id(node))
         local: dict[str, tuple[str, Any]] = {}
+        # Names the function binds itself (arguments, assignments, loop variables) shadow the
+        # notebook's: `F, C, HH, WW = w.shape` is not torch.nn.functional.
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Name) and not isinstance(inner.ctx, ast.Load):
+                local[inner.id] = ("local", None)
+            elif isinstance(inner, ast.arg):
+                local[inner.arg] = ("local", None)
         for inner in ast.walk(node):
             if isinstance(inner, ast.Import):
                 for alias in inner.names:

@@ -43,3 +43,8 @@ def test_exec_and_dunder_import_count_as_banned():
 
 def test_a_function_with_no_definition_in_the_notebook_is_reported():
     assert banned_uses([SETUP, "exec('def conv(x, k): return x')\n"], "conv")
+
+
+def test_a_local_variable_named_like_a_module_alias_is_not_that_module():
+    code = "def conv(x, w):\n    F, C, HH, WW = w.shape\n    return np.zeros((F, C))\n"
+    assert banned_uses([SETUP, code], "conv") == []
