@@ -158,8 +158,10 @@ def _cnn_course_colab_setup(package, data):
     import subprocess
     import sys
 
-    if importlib.util.find_spec("google.colab") is None:
-        return  # a local install: the course package is already here
+    try:
+        import google.colab  # noqa: F401
+    except ImportError:
+        return  # not on Colab: the course package is installed here already
     if importlib.util.find_spec("course_utils") is None:
         if package is None:
             raise RuntimeError(
