@@ -1,15 +1,30 @@
 """One check per exercise. Each takes the student's callable and ``cases="public"`` or
 ``"hidden"``, prints one line when every case passes, and raises ``AssertionError`` with a
 diagnosis otherwise. See ``_compare`` for the shared machinery.
+
+One module per notebook: arithmetic (01), layers (02), optim (03), batchnorm (04),
+architectures (05), transfer (06), detection (07).
 """
 
+from autograder.checks import (
+    architectures,
+    arithmetic,
+    batchnorm,
+    detection,
+    layers,
+    optim,
+    transfer,
+)
 from autograder.checks.architectures import *  # noqa: F401,F403
 from autograder.checks.arithmetic import *  # noqa: F401,F403
-from autograder.checks.arithmetic import __all__ as _arithmetic
 from autograder.checks.batchnorm import *  # noqa: F401,F403
 from autograder.checks.detection import *  # noqa: F401,F403
 from autograder.checks.layers import *  # noqa: F401,F403
 from autograder.checks.optim import *  # noqa: F401,F403
 from autograder.checks.transfer import *  # noqa: F401,F403
 
-__all__ = [*_arithmetic]
+__all__ = [
+    name
+    for module in (arithmetic, layers, optim, batchnorm, architectures, transfer, detection)
+    for name in module.__all__
+]
