@@ -618,12 +618,56 @@ class _PlainBlock(nn.Module):
         return torch.relu(self.bn2(self.conv2(out)))
 
 
+class _UnnormalisedBlock(nn.Module):
+    """Two 3x3 convs with biases and no batch norm, with or without a shortcut.
+
+    x (N, in_channels, H, W) -> (N, channels, H / stride, W / stride):
+    plain ``ReLU(conv2(ReLU(conv1(x))))``, residual ``ReLU(conv2(ReLU(conv1(x))) + s(x))``
+    where s is the identity, or a 1x1 conv (stride, with bias) when the shape changes.
+    """
+
+    def __init__(self, in_channels: int, channels: int, stride: int, residual: bool):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, channels, 3, stride=stride, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.shortcut: nn.Module | None = None
+        if residual:
+            keep = stride == 1 and in_channels == channels
+            self.shortcut = nn.Identity() if keep else nn.Conv2d(in_channels, channels, 1, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv2(torch.relu(self.conv1(x)))
+        if self.shortcut is not None:
+            out = out + self.shortcut(x)
+        return torch.relu(out)
+
+
+def _init_unnormalised(model: nn.Module) -> None:
+    """He initialisation for a net without batch norm; residual branches start at zero.
+
+    Every conv gets He-normal weights (std sqrt(2 / fan_in), which keeps the scale of the
+    signal through a ReLU) and zero biases, so a deep plain stack neither explodes nor fades
+    at the start. In a residual block the branch's last conv starts at zero, so a block with
+    an identity shortcut starts as the identity (its input comes out of a ReLU, and the ReLU
+    of a non-negative input changes nothing). Otherwise each block would add a branch as
+    large as its input, doubling the signal's second moment: 2^n-fold after n blocks.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+    for module in model.modules():
+        if isinstance(module, _UnnormalisedBlock) and module.shortcut is not None:
+            nn.init.zeros_(module.conv2.weight)
+
+
 def degradation_net(
     depth: int,
     residual: bool,
     num_classes: int = 10,
     in_channels: int = 1,
     width: int = 16,
+    batch_norm: bool = True,
 ) -> nn.Sequential:
     """The CIFAR-style networks of the ResNet paper's degradation experiment, for 28x28 images.
 
@@ -633,24 +677,38 @@ def degradation_net(
     ``residual`` the blocks are ``BasicBlock``s (projection shortcuts where the shape changes),
     else the same convolutions without shortcuts (the "plain" net).
 
+    With ``batch_norm=False`` the same layers lose their batch norms (the convs get biases
+    instead) and are He-initialised, the residual branches' last convs at zero (see
+    ``_init_unnormalised``): without batch norm a deep plain net falls behind a shallow one
+    within a hundred steps, where the paper's nets with batch norm needed tens of thousands.
+
     (N, in_channels, 28, 28) -> (N, num_classes).
     """
     if depth < 8 or (depth - 2) % 6:
         raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, ...), got {depth!r}.")
     n = (depth - 2) // 6
-    block = BasicBlock if residual else _PlainBlock
-    layers: list[nn.Module] = [
-        nn.Conv2d(in_channels, width, kernel_size=3, padding=1, bias=False),
-        nn.BatchNorm2d(width),
-        nn.ReLU(inplace=True),
-    ]
+    if batch_norm:
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, width, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+        ]
+    else:
+        layers = [nn.Conv2d(in_channels, width, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
     channels = width
     for stage, out in enumerate((width, 2 * width, 4 * width)):
         for b in range(n):
-            layers.append(block(channels, out, 2 if stage > 0 and b == 0 else 1))
+            stride = 2 if stage > 0 and b == 0 else 1
+            if batch_norm:
+                layers.append((BasicBlock if residual else _PlainBlock)(channels, out, stride))
+            else:
+                layers.append(_UnnormalisedBlock(channels, out, stride, residual))
             channels = out
     layers += [nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(channels, num_classes)]
-    return nn.Sequential(*layers)
+    model = nn.Sequential(*layers)
+    if not batch_norm:
+        _init_unnormalised(model)
+    return model
 
 
 def small_resnet(
