@@ -136,6 +136,13 @@ class Codec:
         self._next = 1
         self.export_policy = export_policy
         self.connection: Connection | None = None
+        # While set, every mutable value (list, dict, array, tensor) encoded or decoded is
+        # appended here, parents before children: both sides number a call's arguments alike.
+        self.recording: list | None = None
+        # While set (kernel, encoding a sync): id(object) -> its argument number.
+        self.substitute: dict[int, int] | None = None
+        # While set (grader, decoding a sync): the call's arguments, by number.
+        self.arguments: list | None = None
 
     def export(self, obj: Any) -> int:
         ref = self._next
@@ -153,6 +160,13 @@ class Codec:
             return value
         if type(value) is float:
             return value if math.isfinite(value) else {"$": "float", "v": repr(value)}
+        if self.substitute is not None and id(value) in self.substitute:
+            return {"$": "arg", "i": self.substitute[id(value)]}
+        if self.recording is not None and (
+            type(value) in (list, dict)
+            or (isinstance(value, np.ndarray) and value.dtype.kind in _PLAIN_KINDS)
+        ):
+            self.recording.append(value)
         if type(value) is list:
             return [self.encode(v, buffers, depth + 1) for v in value]
         if type(value) is tuple:
@@ -166,7 +180,7 @@ class Codec:
         if isinstance(value, Remote) and value._connection is self.connection:
             return {"$": "yours", "id": value._ref}
         if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in _PLAIN_KINDS:
-            array = np.ascontiguousarray(value)
+            array = np.asarray(value, order="C")
             buffers.append(array.tobytes())
             return {
                 "$": "nd",
@@ -178,10 +192,12 @@ class Codec:
         torch = _torch()
         if torch is not None:
             if isinstance(value, torch.Tensor) and not value.is_complex():
+                if self.recording is not None:
+                    self.recording.append(value)
                 tensor = value.detach().cpu()
                 if tensor.dtype == torch.bfloat16:
                     tensor = tensor.float()
-                array = np.ascontiguousarray(tensor.numpy())
+                array = np.asarray(tensor.numpy(), order="C")
                 buffers.append(array.tobytes())
                 return {
                     "$": "tensor",
@@ -217,7 +233,11 @@ class Codec:
         if isinstance(data, list):
             if len(data) > MAX_ITEMS:
                 raise ProtocolError("a list is too long")
-            return [self.decode(v, buffers, depth + 1) for v in data]
+            items: list = []
+            if self.recording is not None:
+                self.recording.append(items)
+            items.extend(self.decode(v, buffers, depth + 1) for v in data)
+            return items
         if not isinstance(data, dict) or not isinstance(data.get("$"), str):
             raise ProtocolError("a value without a type tag")
         tag = data["$"]
@@ -227,23 +247,43 @@ class Codec:
                     raise ProtocolError("a float tag must hold nan or an infinity")
                 return float(data["v"])
             if tag == "tuple":
-                return tuple(self.decode(data["v"], buffers, depth + 1))
+                if not isinstance(data["v"], list):
+                    raise ProtocolError("tuple items must be a list")
+                return tuple(self.decode(v, buffers, depth + 1) for v in data["v"])
             if tag == "dict":
-                keys = self.decode(data["k"], buffers, depth + 1)
-                values = self.decode(data["v"], buffers, depth + 1)
-                if len(keys) != len(values):
+                if not isinstance(data["k"], list) or not isinstance(data["v"], list):
+                    raise ProtocolError("dict keys and values must be lists")
+                if len(data["k"]) != len(data["v"]):
                     raise ProtocolError("a dict with more keys than values")
-                return dict(zip(keys, values))
+                mapping: dict = {}
+                if self.recording is not None:
+                    self.recording.append(mapping)
+                keys = [self.decode(k, buffers, depth + 1) for k in data["k"]]
+                values = [self.decode(v, buffers, depth + 1) for v in data["v"]]
+                mapping.update(zip(keys, values))
+                return mapping
+            if tag == "arg":
+                if self.arguments is None or type(data["i"]) is not int:
+                    raise ProtocolError("an argument reference outside a sync")
+                if not 0 <= data["i"] < len(self.arguments):
+                    raise ProtocolError(f"no argument number {data['i']!r}")
+                return self.arguments[data["i"]]
             if tag in ("nd", "tensor"):
                 array = _decode_array(data, buffers)
                 if tag == "nd":
-                    return array[()] if data.get("scalar") else array
+                    if data.get("scalar"):
+                        return array[()]
+                    if self.recording is not None:
+                        self.recording.append(array)
+                    return array
                 torch = _torch()
                 if torch is None:
                     import torch
                 tensor = torch.from_numpy(array)
                 if data.get("grad") and tensor.is_floating_point():
                     tensor.requires_grad_(True)
+                if self.recording is not None:
+                    self.recording.append(tensor)
                 return tensor
             if tag == "device":
                 import torch
@@ -381,11 +421,17 @@ class Connection:
         # What the code said on the side while answering (kernel) / what to do with it (grader).
         self.said: dict | None = None
         self.on_said: Callable[[dict], None] | None = None
+        # Argument syncing (see ``Sync`` below): the kernel's calls in progress (id, their
+        # arguments, what each looked like when last sent) and the grader's (id -> arguments).
+        self.tracked: list[tuple[Any, list, list]] = []
+        self.pending: dict[int, list] = {}
 
     def send(self, header: dict, value_fields: dict[str, Any] | None = None) -> None:
         buffers: list[bytes] = []
         for key, value in (value_fields or {}).items():
             header[key] = self.codec.encode(value, buffers)
+        if self.tracked:
+            header["sync"] = self._sync(buffers)
         send_frame(self.sock, header, buffers)
 
     def request(self, op: str, **fields: Any) -> Any:
@@ -393,19 +439,105 @@ class Connection:
         self._next_id += 1
         plain = {k: v for k, v in fields.items() if k in ("target", "names", "source", "options")}
         values = {k: v for k, v in fields.items() if k not in plain}
-        self.send({"op": op, "id": rid, **plain}, values)
-        while True:
-            header, buffers = self.reader.read()
-            op_in = header.get("op")
-            if op_in in ("reply", "error"):
-                if header.get("id") != rid:
-                    raise ProtocolError(f"an answer to request {header.get('id')!r}, not {rid}")
-                if isinstance(header.get("said"), dict) and self.on_said is not None:
-                    self.on_said(header["said"])
-                if op_in == "reply":
-                    return self.codec.decode(header.get("value"), buffers)
-                raise self._exception(header)
-            self._answer(header, buffers)
+        recorded: list = []
+        if op == "call" and self.can_query:
+            self.codec.recording = recorded
+        try:
+            self.send({"op": op, "id": rid, **plain}, values)
+        finally:
+            self.codec.recording = None
+        if recorded:
+            self.pending[rid] = recorded
+        try:
+            while True:
+                header, buffers = self.reader.read()
+                if "sync" in header:
+                    self._apply_sync(header["sync"], buffers)
+                op_in = header.get("op")
+                if op_in in ("reply", "error"):
+                    if header.get("id") != rid:
+                        raise ProtocolError(f"an answer to request {header.get('id')!r}, not {rid}")
+                    if isinstance(header.get("said"), dict) and self.on_said is not None:
+                        self.on_said(header["said"])
+                    if op_in == "reply":
+                        return self.codec.decode(header.get("value"), buffers)
+                    raise self._exception(header)
+                self._answer(header, buffers)
+        finally:
+            self.pending.pop(rid, None)
+
+    # Argument syncing. A student function may change its arguments in place (perturb x,
+    # store running statistics into bn_param, fill a config dict). In one process the caller
+    # sees that; across the wire it would not. So the kernel remembers the mutable arguments
+    # of each call it serves (lists, dicts, arrays, tensors, numbered in encoding order), and
+    # every frame it sends while the call runs (a callback, the reply or the error) carries
+    # their current contents: an array or tensor only when its bytes changed, a list or dict
+    # always, its known members as argument numbers. The grader writes them into its own
+    # objects in place, so a callback that reads x sees the perturbed x, as it would in one
+    # process. Only the objects the grader itself passed are ever written.
+
+    def track(self, rid: Any, arguments: list) -> None:
+        """Kernel: remember the mutable arguments of call ``rid`` until it is answered."""
+        if arguments:
+            self.tracked.append((rid, arguments, [_fingerprint(a) for a in arguments]))
+
+    def untrack(self, rid: Any) -> None:
+        self.tracked = [entry for entry in self.tracked if entry[0] != rid]
+
+    def _sync(self, buffers: list[bytes]) -> list:
+        out = []
+        for rid, arguments, prints in self.tracked:
+            items = []
+            self.codec.substitute = {id(a): i for i, a in enumerate(arguments)}
+            try:
+                for i, argument in enumerate(arguments):
+                    if type(argument) in (list, dict):
+                        contents = list(argument) if type(argument) is list else argument
+                        if type(argument) is list:
+                            value = [self.codec.encode(v, buffers, 1) for v in contents]
+                        else:
+                            value = {
+                                "$": "dict",
+                                "k": [self.codec.encode(k, buffers, 1) for k in contents],
+                                "v": [self.codec.encode(v, buffers, 1) for v in contents.values()],
+                            }
+                        items.append([i, value])
+                        continue
+                    now = _fingerprint(argument)
+                    if now != prints[i]:
+                        prints[i] = now
+                        self.codec.substitute = None
+                        items.append([i, self.codec.encode(argument, buffers, 1)])
+                        self.codec.substitute = {id(a): j for j, a in enumerate(arguments)}
+            except TypeError:
+                items = []
+            finally:
+                self.codec.substitute = None
+            out.append({"id": rid, "items": items})
+        return out
+
+    def _apply_sync(self, sync: Any, buffers: list) -> None:
+        """Grader: write the kernel's changes to a call's arguments into the grader's objects."""
+        if not self.can_query:
+            raise ProtocolError("only the grader takes argument syncs")
+        if not isinstance(sync, list):
+            raise ProtocolError("a sync must be a list")
+        for entry in sync:
+            if not isinstance(entry, dict) or not isinstance(entry.get("items"), list):
+                raise ProtocolError("a malformed sync entry")
+            arguments = self.pending.get(entry.get("id"))
+            if arguments is None:
+                continue
+            self.codec.arguments = arguments
+            try:
+                for item in entry["items"]:
+                    if not isinstance(item, list) or len(item) != 2 or type(item[0]) is not int:
+                        raise ProtocolError("a malformed sync item")
+                    if not 0 <= item[0] < len(arguments):
+                        raise ProtocolError(f"no argument number {item[0]!r}")
+                    _write_into(arguments[item[0]], self.codec.decode(item[1], buffers))
+            finally:
+                self.codec.arguments = None
 
     def serve_one(self) -> bool:
         """Answer one request; False when the other side asked to stop."""
@@ -420,6 +552,13 @@ class Connection:
         handler = self.handlers.get(header.get("op"))
         if handler is None:
             raise ProtocolError(f"an unexpected message {str(header.get('op'))[:40]!r}")
+        try:
+            self._answer_with(handler, rid, header, buffers)
+        finally:
+            if self.tracked:
+                self.untrack(rid)
+
+    def _answer_with(self, handler, rid: Any, header: dict, buffers: list) -> None:
         try:
             value = handler(header, buffers)
         except (ProtocolError, KernelLost, CallTimeout):
@@ -463,6 +602,45 @@ class Connection:
             except Exception:
                 pass
         return RemoteError(name, message)
+
+
+def _fingerprint(value: Any) -> Any:
+    """What an array or tensor holds now (dtype, shape, bytes); None for lists and dicts."""
+    torch = _torch()
+    if torch is not None and isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        if value.dtype == torch.bfloat16:
+            value = value.float()
+        value = value.numpy()
+    if isinstance(value, np.ndarray):
+        return (value.dtype.str, value.shape, value.tobytes())
+    return None
+
+
+def _write_into(target: Any, value: Any) -> None:
+    """Make ``target`` (an argument the grader sent) hold ``value``, in place."""
+    torch = _torch()
+    if type(target) is list:
+        if type(value) is not list:
+            raise ProtocolError("a list argument synced as something else")
+        target[:] = value
+    elif type(target) is dict:
+        if type(value) is not dict:
+            raise ProtocolError("a dict argument synced as something else")
+        target.clear()
+        target.update(value)
+    elif isinstance(target, np.ndarray):
+        if not isinstance(value, np.ndarray) or value.shape != target.shape:
+            return  # a resized array cannot be mirrored in place; the caller keeps its own
+        if target.flags.writeable:
+            np.copyto(target, value, casting="unsafe")
+    elif torch is not None and isinstance(target, torch.Tensor):
+        if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(target.shape):
+            return
+        with torch.no_grad():
+            target.copy_(value)
+    else:
+        raise ProtocolError("a sync for an argument that cannot change")
 
 
 def _text(error: BaseException) -> str:
@@ -690,8 +868,14 @@ def kernel_main(sock_fd: int, interrupt_fd: int) -> None:
 
     def call(header: dict, buffers: list) -> Any:
         func = target(header)
-        args = codec.decode(header.get("args", []), buffers)
-        kwargs = codec.decode(header.get("kwargs", {"$": "dict", "k": [], "v": []}), buffers)
+        arguments: list = []
+        codec.recording = arguments
+        try:
+            args = codec.decode(header.get("args", []), buffers)
+            kwargs = codec.decode(header.get("kwargs", {"$": "dict", "k": [], "v": []}), buffers)
+        finally:
+            codec.recording = None
+        connection.track(header.get("id"), arguments)
         options = header.get("options") or {}
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise ProtocolError("call arguments must be a list and a dict")
