@@ -34,5 +34,10 @@ def gpu_kernel_spec_manager(tmp_path_factory) -> KernelSpecManager:
 
 
 @pytest.fixture
-def gpu_kernel_manager(gpu_kernel_spec_manager) -> KernelManager:
-    return KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=gpu_kernel_spec_manager)
+def gpu_kernel_manager(gpu_kernel_spec_manager):
+    """A kernel manager for one notebook run; its kernel is shut down after the test (nbclient
+    leaves running a kernel whose manager it was given)."""
+    manager = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=gpu_kernel_spec_manager)
+    yield manager
+    if manager.has_kernel:
+        manager.shutdown_kernel(now=True)
