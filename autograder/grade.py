@@ -3,10 +3,15 @@
 The gradebook, the autograded notebooks and everything formgrader reads are nbgrader's; this
 module adds what a class of real submissions needs on top:
 
-- verdicts outside the student's process: nbgrader's `Execute` step is replaced by
-  `autograder.verdicts.grade_notebook`, which runs the student's cells in a sandboxed kernel
-  (`autograder.sandbox`) and the test cells in this process, through proxies of the student's
-  functions (`autograder.remote`). The points of every test cell are the grader's verdicts,
+- `isolation` (per run; `CNN_COURSE_ISOLATION` for the command line): "kernel", the default,
+  runs every cell, checks included, in the student's kernel with nbgrader's own `Execute`, and
+  the points are the test cells' outcomes, as nbgrader grades; it grades every course notebook
+  right. "sandbox" grades out of the student's process as described next; it cannot grade
+  notebook 05's model checks (docs/grading-security.md, "Isolation").
+- verdicts outside the student's process (isolation "sandbox"): nbgrader's `Execute` step is
+  replaced by `autograder.verdicts.grade_notebook`, which runs the student's cells in a
+  sandboxed kernel (`autograder.sandbox`) and the test cells in this process, through proxies
+  of the student's functions (`autograder.remote`). The points of every test cell are the grader's verdicts,
   written into the gradebook after nbgrader saved its own; see docs/grading-security.md.
 - `require_sandbox`: refuse to grade unless bubblewrap and a process limit are active here;
   the report always lists which protections were on.
@@ -59,6 +64,14 @@ from autograder.sandbox import Limits, detect_protections
 from autograder.verdicts import grade_notebook, record_verdicts
 
 HIDDEN_SEED_ENV = "CNN_COURSE_HIDDEN_SEED"
+# Where the checks run (see docs/grading-security.md, "Isolation"): "sandbox" runs the student's
+# cells in a sandboxed kernel and the checks here, through proxies; "kernel" runs every cell,
+# checks included, in the student's kernel, as nbgrader does. The default is the mode that gives
+# a complete submission of every course notebook all its points: "kernel", because notebook 05's
+# checks build and inspect the student's nn.Modules, which proxies do not carry.
+ISOLATIONS = ("sandbox", "kernel")
+DEFAULT_ISOLATION = "kernel"
+ISOLATION_ENV = "CNN_COURSE_ISOLATION"
 SEED_FILE = "hidden_seed.txt"
 PROBLEM_FILE = "not_runnable.txt"
 LOCK_FILE = ".gradebook.lock"
@@ -191,6 +204,7 @@ def autograde(
     scheduler: str | None = None,
     limits: Limits | None = None,
     sandbox: bool = True,
+    isolation: str | None = None,
 ) -> GradeReport:
     """Grade every collected submission of the given assignments.
 
@@ -209,6 +223,10 @@ def autograde(
         scheduler: the address of a Dask scheduler (``tcp://host:8786``); None grades here.
         limits: the kernel's resource limits (`autograder.sandbox.Limits()` by default).
         sandbox: run kernels in bubblewrap where it works (False only to measure its cost).
+        isolation: where the checks run, one of `ISOLATIONS`: "sandbox" (the student's code
+            in a sandboxed kernel, the checks and verdicts in the grader) or "kernel" (every
+            cell in the student's kernel, points from the test cells' outcomes, as nbgrader
+            grades). None reads `CNN_COURSE_ISOLATION`, else uses `DEFAULT_ISOLATION`.
 
     Returns:
         a `GradeReport`: `.lines()` is the summary, `.ok` is False when something needs the
@@ -223,6 +241,19 @@ def autograde(
         )
     if timeout is not None and timeout <= 0:
         raise ValueError(f"timeout is in seconds per cell and must be positive, got {timeout}.")
+    if isolation is None:
+        isolation = os.environ.get(ISOLATION_ENV) or DEFAULT_ISOLATION
+    if isolation not in ISOLATIONS:
+        raise ValueError(
+            f"isolation must be one of {', '.join(ISOLATIONS)}; got {isolation!r}. "
+            f"(It can come from the environment variable {ISOLATION_ENV}.)"
+        )
+    if require_sandbox and isolation != "sandbox":
+        raise CourseError(
+            "--require-sandbox asks for the sandbox, but this run grades with isolation "
+            f"{isolation!r} (the checks inside the student's kernel). Grade with isolation "
+            f"'sandbox' ({ISOLATION_ENV}=sandbox) or without --require-sandbox."
+        )
     limits = limits or Limits()
     protections = detect_protections()
     if require_sandbox and not (sandbox and protections.full) and scheduler is None:
@@ -231,11 +262,17 @@ def autograde(
             "for it:\n" + "\n".join(protections.lines())
         )
     course.ensure()
-    report = GradeReport(
-        protections=protections.lines()
-        if sandbox
-        else ["[OFF] sandbox turned off: kernels run without bubblewrap (limits still apply)"]
-    )
+    if isolation == "kernel":
+        shown = [
+            "[OFF] isolation 'kernel': every cell, checks included, runs in the student's "
+            "kernel as nbgrader runs it (no sandbox; verdicts are the test cells' outcomes). "
+            f"{ISOLATION_ENV}=sandbox grades out of the student's process."
+        ]
+    elif sandbox:
+        shown = protections.lines()
+    else:
+        shown = ["[OFF] sandbox turned off: kernels run without bubblewrap (limits still apply)"]
+    report = GradeReport(protections=shown)
     with _GradebookLock(course.root), Gradebook(course.db_url, "cnn-course") as gb:
         released = {a.name for a in gb.assignments}
     wanted = list(assignments) if assignments else sorted(released)
@@ -276,7 +313,17 @@ def autograde(
             seed_path = course.autograded_dir / who / assignment / SEED_FILE
             seed = _read_seed(seed_path) or run_seed
             todo.append(
-                (str(course.root), assignment, who, timeout, seed, limits, sandbox, require_sandbox)
+                (
+                    str(course.root),
+                    assignment,
+                    who,
+                    timeout,
+                    seed,
+                    limits,
+                    sandbox,
+                    require_sandbox,
+                    isolation,
+                )
             )
 
     if scheduler is not None:
@@ -434,9 +481,12 @@ def _grade_one(
     limits: Limits | None = None,
     sandbox: bool = True,
     require_sandbox: bool = False,
+    isolation: str = "sandbox",
 ) -> dict:
-    """Grade one submission with nbgrader's Autograde, the student's code running in a
-    sandboxed kernel and the tests here; returns status, reason and notes."""
+    """Grade one submission with nbgrader's Autograde; returns status, reason and notes.
+
+    With isolation "sandbox" the student's code runs in a sandboxed kernel and the tests here;
+    with "kernel" nbgrader's own Execute runs every cell in the student's kernel."""
     from nbgrader.converters import Autograde
     from nbgrader.converters.base import NbGraderException
     from nbgrader.coursedir import CourseDirectory
@@ -451,7 +501,7 @@ def _grade_one(
     reason = _unreadable(path)
     if reason:
         return _failure(reason)
-    if require_sandbox and not (sandbox and detect_protections().full):
+    if require_sandbox and not (isolation == "sandbox" and sandbox and detect_protections().full):
         return _failure(
             "the full sandbox is required but not available on the machine that graded it: "
             + "; ".join(line.strip() for line in detect_protections().lines() if "OFF" in line)
@@ -463,7 +513,23 @@ def _grade_one(
     timeout = int(timeout or DEFAULT_CELL_TIMEOUT)
     _SETTINGS["timeout"] = timeout
     config = course.nbgrader_config(timeout=timeout, force=True)
-    config.Autograde.autograde_preprocessors = _autograde_preprocessors()
+    if isolation == "kernel":
+        config.Execute.timeout = timeout
+        config.Execute.error_on_timeout = {
+            "ename": TIMEOUT_ERROR_NAME,
+            "evalue": f"timed out after {timeout} s",
+            "traceback": [
+                f"{TIMEOUT_ERROR_NAME}: timed out after {timeout} s (the cell was stopped)"
+            ],
+        }
+        # The kernel's own start-up warnings (e.g. about its transport) are noise here.
+        config.Execute.extra_arguments = [
+            "--HistoryManager.hist_file=:memory:",
+            "--IPKernelApp.log_level=ERROR",
+        ]
+        config.Autograde.autograde_preprocessors = _in_kernel_preprocessors()
+    else:
+        config.Autograde.autograde_preprocessors = _autograde_preprocessors()
     config.CourseDirectory.assignment_id = assignment
     config.CourseDirectory.student_id = student
 
@@ -478,8 +544,11 @@ def _grade_one(
     warnings.filterwarnings("ignore", module="sqlalchemy")
     warnings.filterwarnings("ignore", module="nbgrader")
 
-    # The seed is set in this (the grading) process only; the kernel gets _ONE_THREAD_ENV.
+    # The seed is set in this (the grading) process only; the sandboxed kernel gets
+    # _ONE_THREAD_ENV. With isolation "kernel" the checks run in the kernel, which inherits it.
     env = {HIDDEN_SEED_ENV: str(seed), **_ONE_THREAD_ENV}
+    if isolation == "kernel":
+        env["PYTHONPATH"] = _kernel_path()
     _SETTINGS["result"] = None
     _LOCK.acquire()
     try:
@@ -497,6 +566,10 @@ def _grade_one(
     dest.mkdir(parents=True, exist_ok=True)
     (dest / SEED_FILE).write_text(f"{seed}\n")
     graded = dest / f"{assignment}.ipynb"
+    if isolation == "kernel":
+        if not graded.is_file():
+            return _failure("nbgrader wrote no autograded notebook for it")
+        return {"status": "graded", "reason": "", "notes": _timeout_notes(graded, timeout)}
     result = _SETTINGS.get("result")
     if not graded.is_file() or result is None:
         return _failure("nbgrader wrote no autograded notebook for it")
@@ -508,6 +581,32 @@ def _grade_one(
 
 
 _SETTINGS: dict = {}
+
+
+def _timeout_notes(graded: Path, timeout: int) -> list[str]:
+    """ "cell N (grade id) timed out after T s" for each cell nbgrader stopped at its timeout."""
+    import nbformat
+
+    notes = []
+    nb = nbformat.read(str(graded), as_version=4)
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error" and output.get("ename") == TIMEOUT_ERROR_NAME:
+                grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+                name = f"cell {index + 1}" + (f" ({grade_id})" if grade_id else "")
+                notes.append(f"{name} timed out after {timeout} s")
+                break
+    return notes
+
+
+def _kernel_path() -> str:
+    """PYTHONPATH for an in-kernel grading: the folder this `autograder` (and `course_utils`)
+    is imported from comes first, so the notebook's test cells import the same checks."""
+    import autograder
+
+    roots = [str(Path(autograder.__file__).resolve().parent.parent)]
+    roots += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p not in roots]
+    return os.pathsep.join(roots)
 
 
 def _unreadable(path: Path) -> str:
@@ -554,6 +653,42 @@ def _reason_from_log(messages: list[str]) -> str:
             return f"nbgrader could not grade it ({last})"
     useful = [m for m in messages if not m.startswith(("There was an error", "Please see"))]
     return f"nbgrader could not grade it ({useful[0] if useful else 'no reason logged'})"
+
+
+def _in_kernel_preprocessors() -> list:
+    """nbgrader's autograde pipeline for isolation "kernel": its own Execute (every cell in the
+    student's kernel) outside the gradebook lock, and honest stderr."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (
+        AssignLatePenalties,
+        CheckCellMetadata,
+        Execute,
+        IgnorePattern,
+        LimitOutput,
+        SaveAutoGrades,
+    )
+
+    class ExecuteOutsideLock(Execute):
+        """nbgrader's Execute, releasing the gradebook lock while the kernel runs."""
+
+        def preprocess(self, nb, resources, km=None):
+            _LOCK.release()
+            try:
+                return super().preprocess(nb, resources, km=km)
+            finally:
+                _LOCK.acquire()
+
+    honest = _autograde_preprocessors()[1]
+    return [
+        ExecuteOutsideLock,
+        honest,
+        IgnorePattern,
+        ClearMetadataPreprocessor,
+        LimitOutput,
+        SaveAutoGrades,
+        AssignLatePenalties,
+        CheckCellMetadata,
+    ]
 
 
 def _autograde_preprocessors() -> list:

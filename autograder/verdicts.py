@@ -44,6 +44,7 @@ import socket
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -335,6 +336,21 @@ def _remote_rules(variable_of: dict[int, str], sources: list[str]) -> Iterator[N
 # --- running a test cell in the grader -------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _warnings_shown_in(stream: io.StringIO) -> Iterator[None]:
+    """Within the block, every warning (the student's, repeated by ``remote``) is written to
+    ``stream`` as the notebook would show it, whatever this process's warning filters and
+    handlers are (a worker forked from a test runner inherits the runner's)."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        stream.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        yield
+
+
 def _error_output(ename: str, evalue: str, lines: list[str]) -> dict:
     return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": lines}
 
@@ -398,6 +414,7 @@ def run_test_cell(
                 _remote_rules(variable_of, earlier_sources),
                 contextlib.redirect_stdout(captured),
                 contextlib.redirect_stderr(captured),
+                _warnings_shown_in(captured),
             ):
                 exec(compile(tree, filename, "exec"), namespace)
     except remote.CallTimeout:

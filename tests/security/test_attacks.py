@@ -250,7 +250,9 @@ def batch(tmp_path_factory, _released_template):
         (drop / "shadow_modules" / TINY / name).write_text("raise SystemExit('shadowed')\n")
     collect(course, drop)
     before = {"source": _digest(course.source_dir), "submitted": _digest(course.submitted_dir)}
-    report = autograde(course, jobs=2, timeout=TIMEOUT, progress=False, limits=LIMITS)
+    report = autograde(
+        course, jobs=2, timeout=TIMEOUT, progress=False, limits=LIMITS, isolation="sandbox"
+    )
     after = {"source": _digest(course.source_dir), "submitted": _digest(course.submitted_dir)}
     try:
         listener.accept()

@@ -22,7 +22,7 @@ def _graded_csv(template, tmp_path, name, **how) -> str:
     root = tmp_path / name / "course"
     shutil.copytree(template, root)
     course = Course(root)
-    autograde(course, timeout=20, progress=False, **how)
+    autograde(course, timeout=20, progress=False, isolation="sandbox", **how)
     return export_grades(course, to=tmp_path / f"{name}.csv").read_text()
 
 
