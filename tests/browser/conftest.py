@@ -129,12 +129,19 @@ def _write_settings(settings_dir: Path, theme: str) -> None:
     (notebook / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
 
 
-@pytest.fixture
-def lab_server(tmp_path):
-    """Start JupyterLab in a folder: `lab_server(root, theme=LIGHT) -> LabServer`."""
-    started: list[LabServer] = []
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory):
+    """Start JupyterLab in a folder: `lab_server(root, theme=LIGHT) -> LabServer`.
+
+    A server asked for again with the same folder and theme is reused within a test module;
+    all are stopped at the module's end.
+    """
+    started: dict[tuple[Path, str], LabServer] = {}
+    tmp_path = tmp_path_factory.mktemp("lab")
 
     def start(root: Path, theme: str = LIGHT) -> LabServer:
+        if (Path(root), theme) in started:
+            return started[Path(root), theme]
         home = tmp_path / f"lab-home-{len(started)}"
         settings = home / "settings"
         _write_settings(settings, theme)
@@ -176,7 +183,7 @@ def lab_server(tmp_path):
                 start_new_session=True,
             )
         server = LabServer(Path(root), port, token, process, log)
-        started.append(server)
+        started[Path(root), theme] = server
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while True:
             try:
@@ -190,7 +197,7 @@ def lab_server(tmp_path):
             time.sleep(0.3)
 
     yield start
-    for server in started:
+    for server in started.values():
         if server.process.poll() is None:
             os.killpg(server.process.pid, signal.SIGTERM)
             try:

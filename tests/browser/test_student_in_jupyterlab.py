@@ -69,9 +69,9 @@ def student_files(tmp_path_factory):
     }
 
 
-@pytest.fixture
-def student_folder(tmp_path, student_files):
-    folder = tmp_path / "work"
+@pytest.fixture(scope="module")
+def student_folder(tmp_path_factory, student_files):
+    folder = tmp_path_factory.mktemp("student_lab") / "work"
     folder.mkdir()
     for name, text in student_files.items():
         (folder / name).write_text(text, encoding="utf-8")
