@@ -485,32 +485,27 @@ class Connection:
         self.tracked = [entry for entry in self.tracked if entry[0] != rid]
 
     def _sync(self, buffers: list[bytes]) -> list:
+        """Kernel: the ``sync`` field of a frame, for every call in progress."""
         out = []
         for rid, arguments, prints in self.tracked:
+            numbers = {id(a): i for i, a in enumerate(arguments)}
             items = []
-            self.codec.substitute = {id(a): i for i, a in enumerate(arguments)}
             try:
                 for i, argument in enumerate(arguments):
-                    if type(argument) in (list, dict):
-                        contents = list(argument) if type(argument) is list else argument
-                        if type(argument) is list:
-                            value = [self.codec.encode(v, buffers, 1) for v in contents]
-                        else:
-                            value = {
-                                "$": "dict",
-                                "k": [self.codec.encode(k, buffers, 1) for k in contents],
-                                "v": [self.codec.encode(v, buffers, 1) for v in contents.values()],
-                            }
-                        items.append([i, value])
-                        continue
-                    now = _fingerprint(argument)
-                    if now != prints[i]:
+                    if type(argument) is list:
+                        self.codec.substitute = numbers
+                        items.append([i, [self.codec.encode(v, buffers, 1) for v in argument]])
+                    elif type(argument) is dict:
+                        self.codec.substitute = numbers
+                        keys = [self.codec.encode(k, buffers, 1) for k in argument]
+                        values = [self.codec.encode(v, buffers, 1) for v in argument.values()]
+                        items.append([i, {"$": "dict", "k": keys, "v": values}])
+                    elif (now := _fingerprint(argument)) != prints[i]:
                         prints[i] = now
-                        self.codec.substitute = None
+                        self.codec.substitute = None  # an array is sent as itself
                         items.append([i, self.codec.encode(argument, buffers, 1)])
-                        self.codec.substitute = {id(a): j for j, a in enumerate(arguments)}
             except TypeError:
-                items = []
+                items = []  # contents that cannot be sent: the grader keeps what it has
             finally:
                 self.codec.substitute = None
             out.append({"id": rid, "items": items})
