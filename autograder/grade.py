@@ -226,7 +226,8 @@ def autograde(
         isolation: where the checks run, one of `ISOLATIONS`: "sandbox" (the student's code
             in a sandboxed kernel, the checks and verdicts in the grader) or "kernel" (every
             cell in the student's kernel, points from the test cells' outcomes, as nbgrader
-            grades). None reads `CNN_COURSE_ISOLATION`, else uses `DEFAULT_ISOLATION`.
+            grades). None reads `CNN_COURSE_ISOLATION`, else uses "sandbox" with
+            `require_sandbox` and `DEFAULT_ISOLATION` without.
 
     Returns:
         a `GradeReport`: `.lines()` is the summary, `.ok` is False when something needs the
@@ -242,7 +243,9 @@ def autograde(
     if timeout is not None and timeout <= 0:
         raise ValueError(f"timeout is in seconds per cell and must be positive, got {timeout}.")
     if isolation is None:
-        isolation = os.environ.get(ISOLATION_ENV) or DEFAULT_ISOLATION
+        # Asking for the sandbox asks for the mode that uses it.
+        fallback = "sandbox" if require_sandbox else DEFAULT_ISOLATION
+        isolation = os.environ.get(ISOLATION_ENV) or fallback
     if isolation not in ISOLATIONS:
         raise ValueError(
             f"isolation must be one of {', '.join(ISOLATIONS)}; got {isolation!r}. "

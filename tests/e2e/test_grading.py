@@ -21,7 +21,7 @@ import sqlite3
 import pytest
 
 from autograder.collect import collect
-from autograder.course import Course
+from autograder.course import Course, CourseError
 from autograder.export import export_grades
 from autograder.feedback import generate_feedback
 from autograder.grade import SEED_FILE, autograde
@@ -203,3 +203,13 @@ def test_in_kernel_isolation_gives_the_same_grades(graded, tmp_path):
     assert path.read_text() == first_csv
     lines = "\n".join(report.lines())
     assert re.search(r"hangs/tiny/tiny\.ipynb: cell \d+ \(test_add\) timed out", lines)
+
+
+def test_an_unknown_isolation_is_refused_before_anything_is_graded(released_course):
+    with pytest.raises(ValueError, match="isolation must be one of sandbox, kernel; got 'vm'"):
+        autograde(released_course, progress=False, isolation="vm")
+
+
+def test_requiring_the_sandbox_refuses_the_in_kernel_isolation(released_course):
+    with pytest.raises(CourseError, match="--require-sandbox asks for the sandbox"):
+        autograde(released_course, progress=False, isolation="kernel", require_sandbox=True)
