@@ -7,7 +7,8 @@
    invalid_json, warnings); every other notebook gets the `complete` kind, which shows that a
    perfect submission earns every autograded point (grading every kind of every course
    notebook takes several times longer; pass `kinds="all"` for that);
-3. collect them, autograde them (`jobs` at once), write the feedback pages, export the CSV;
+3. collect them, autograde them (`jobs` at once, the default isolation of `autograde`
+   unless `isolation` is given), write the feedback pages, export the CSV;
 4. print the grade table, where the pages and the CSV are, and check the grades that are
    known in advance: complete and warnings get every autograded point, blank and invalid_json
    get 0, partial and raises get less than complete (when there are points to get).
