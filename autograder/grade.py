@@ -7,7 +7,7 @@ module adds what a class of real submissions needs on top:
   runs every cell, checks included, in the student's kernel with nbgrader's own `Execute`, and
   the points are the test cells' outcomes, as nbgrader grades; it grades every course notebook
   right. "sandbox" grades out of the student's process as described next; it cannot grade
-  notebook 05's model checks (docs/grading-security.md, "Isolation").
+  notebooks 05 and 06 (docs/grading-security.md, "Isolation").
 - verdicts outside the student's process (isolation "sandbox"): nbgrader's `Execute` step is
   replaced by `autograder.verdicts.grade_notebook`, which runs the student's cells in a
   sandboxed kernel (`autograder.sandbox`) and the test cells in this process, through proxies
@@ -68,7 +68,8 @@ HIDDEN_SEED_ENV = "CNN_COURSE_HIDDEN_SEED"
 # cells in a sandboxed kernel and the checks here, through proxies; "kernel" runs every cell,
 # checks included, in the student's kernel, as nbgrader does. The default is the mode that gives
 # a complete submission of every course notebook all its points: "kernel", because notebook 05's
-# checks build and inspect the student's nn.Modules, which proxies do not carry.
+# checks build and inspect the student's nn.Modules and notebook 06's pass models and random
+# generators into the student's functions, which proxies do not carry.
 ISOLATIONS = ("sandbox", "kernel")
 DEFAULT_ISOLATION = "kernel"
 ISOLATION_ENV = "CNN_COURSE_ISOLATION"
