@@ -6,7 +6,7 @@
 |---|---|
 | `release [--out DIR] [--source DIR] [ASSIGNMENT...]` | build the student release |
 | `collect SRC [--force]` | take submissions `SRC/<student>/<assignment>/*.ipynb` or a zip |
-| `autograde [ASSIGNMENT...] [--student ID] [--jobs N] [--timeout S] [--require-sandbox] [--scheduler ADDRESS]` | grade submissions |
+| `autograde [ASSIGNMENT...] [--student ID] [--jobs N] [--timeout S] [--isolation sandbox|kernel] [--require-sandbox] [--scheduler ADDRESS]` | grade submissions |
 | `feedback [ASSIGNMENT...] [--student ID]` | an HTML page per student and assignment |
 | `export [--to grades.csv]` | one row per student, points per assignment, total |
 | `check NOTEBOOK` | a student's self-check: run the notebook, print a score card |
@@ -116,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse to grade unless every protection (bubblewrap, process limit) is active",
     )
     autograde.add_argument(
+        "--isolation",
+        choices=("sandbox", "kernel"),
+        help="sandbox: the student's cells run in a sandboxed kernel and the checks in the grader "
+        "(notebooks 01-04 and 07); kernel: the checks run in the student's kernel, as plain "
+        "nbgrader does (every notebook). Default: $CNN_COURSE_ISOLATION, else kernel; "
+        "see docs/grading-security.md",
+    )
+    autograde.add_argument(
         "--scheduler",
         metavar="ADDRESS",
         help="grade on a Dask cluster (e.g. tcp://10.0.0.5:8786); workers must see the course "
@@ -196,6 +204,7 @@ def _run_autograde(args) -> int:
         timeout=args.timeout,
         require_sandbox=args.require_sandbox,
         scheduler=args.scheduler,
+        isolation=args.isolation,
     )
     print("protections:")
     for line in report.protections:

@@ -209,3 +209,34 @@ def test_score_card_says_how_to_name_the_notebook_when_it_cannot_tell(monkeypatc
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
     with pytest.raises(UsageError, match=r"Pass its path: score_card\("):
         score_card()
+
+
+@pytest.mark.parametrize("isolation", ["sandbox", "kernel"])
+def test_autograde_passes_the_chosen_isolation_to_the_grader(
+    released_course, monkeypatch, isolation
+):
+    import autograder.grade
+
+    seen = {}
+
+    class Report:
+        protections, ok = [], True
+
+        def lines(self):
+            return []
+
+    def fake_autograde(course, assignments, **options):
+        seen.update(options)
+        return Report()
+
+    monkeypatch.setattr(autograder.grade, "autograde", fake_autograde)
+    course = ["--course", str(released_course.root)]
+    assert main([*course, "autograde", "--isolation", isolation]) == 0
+    assert seen["isolation"] == isolation
+
+
+def test_autograde_refuses_an_unknown_isolation(released_course, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--course", str(released_course.root), "autograde", "--isolation", "none"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'none'" in capsys.readouterr().err
