@@ -1,8 +1,11 @@
-"""Every source notebook is valid nbgrader markup and runs top to bottom with its tests passing.
+"""Every source notebook is valid nbgrader markup, as committed.
 
-Structural tests read the notebooks as committed; execution tests (marked slow) run each one
-in a fresh kernel of the project's Python (see conftest.py), from notebooks/, in the fast
-configuration.
+That every notebook also runs top to bottom with its tests passing is tested where the run
+proves more, so each notebook runs twice in the suite rather than three times:
+- tests/notebooks/test_student_env.py runs each solved release (the source's solutions with
+  the visible tests) in a fresh student-only environment, and fails on any cell error;
+- tests/e2e/test_demo.py grades the complete submission of each notebook with the source's
+  hidden tests and requires every autograded point.
 """
 
 from __future__ import annotations
@@ -12,12 +15,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 from nbgrader.nbgraderformat import MetadataValidator
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
-CELL_TIMEOUT_S = 600
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -177,56 +178,3 @@ def test_stated_points_equal_the_grade_cells(path):
             assert int(stated.group(1)) == actual, (
                 f"{path.name}: states {stated.group(1)} points {what}, the cells hold {actual}"
             )
-
-
-_executed: dict[Path, nbformat.NotebookNode] = {}
-
-
-@pytest.fixture
-def executed(kernel_manager):
-    """Run a notebook once per session (all cells, errors recorded as outputs) and keep it."""
-
-    def run(path: Path) -> nbformat.NotebookNode:
-        if path not in _executed:
-            nb = read(path)
-            client = NotebookClient(
-                nb,
-                km=kernel_manager,
-                timeout=CELL_TIMEOUT_S,
-                allow_errors=True,
-                resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
-            )
-            client.execute()
-            _executed[path] = nb
-        return _executed[path]
-
-    return run
-
-
-def errors(nb) -> list[str]:
-    found = []
-    for i, cell in enumerate(nb.cells):
-        for output in cell.get("outputs", []):
-            if output.output_type == "error":
-                found.append(f"{grade_id(cell, i)}: {output.ename}: {output.evalue}")
-    return found
-
-
-@pytest.mark.slow
-@notebook_params
-def test_notebook_runs_top_to_bottom_without_errors(path, executed):
-    nb = executed(path)
-    problems = errors(nb)
-    assert not problems, f"{path.name}: cells raised:\n" + "\n".join(problems)
-
-
-@pytest.mark.slow
-@notebook_params
-def test_every_grade_cell_ran(path, executed):
-    nb = executed(path)
-    not_run = [
-        grade_id(cell, i)
-        for i, cell in enumerate(nb.cells)
-        if is_autograded_test(cell) and cell.execution_count is None
-    ]
-    assert not not_run, f"{path.name}: grade cells that did not run: {not_run}"
