@@ -167,7 +167,8 @@ def show_segmentation(
     if pred_masks is not None:
         rows.append(("predicted", _array(pred_masks, "pred_masks")[:max_images].astype(int)))
     cmap = ListedColormap(["#000000", *class_colors(len(class_names))])
-    fig = _figure(cell * len(images), cell * len(rows) + 0.4)
+    fig = _figure(cell * len(images), (cell + 0.2) * len(rows) + 0.3)
+    fig.set_layout_engine("constrained")  # room for every panel's title and for the legend
     axes = fig.subplots(len(rows), len(images), squeeze=False)
     for r, (title, data) in enumerate(rows):
         for n in range(len(images)):
@@ -187,11 +188,10 @@ def show_segmentation(
     fig.legend(
         handles,
         ["background", *class_names],
-        loc="lower center",
+        loc="outside lower center",
         ncol=len(handles),
         fontsize=7,
         frameon=False,
     )
     fig.set_facecolor(FACE_COLOR)
-    fig.tight_layout(rect=(0, 0.06, 1, 1), pad=0.3)
     return fig
