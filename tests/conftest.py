@@ -10,6 +10,10 @@ _THREADS = max(1, min(4, os.cpu_count() or 1))
 for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_name, str(_THREADS))
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Idle OpenMP threads sleep instead of spinning. Kernels started by the tests inherit this; when
+# two of them (or a kernel and this process) share the two cores, spinning threads otherwise
+# multiply torch's CPU time several times over.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import matplotlib  # noqa: E402
 
