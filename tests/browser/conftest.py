@@ -72,7 +72,7 @@ def browser():
 def page(browser):
     """A fresh browser page with a laptop-sized window; closed after the test."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(60_000)
+    context.set_default_timeout(120_000)  # a busy 2-core machine starts kernels slowly
     page = context.new_page()
     yield page
     context.close()
@@ -110,6 +110,16 @@ class LabServer:
     def url(self, path: str = "lab") -> str:
         separator = "&" if "?" in path else "?"
         return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}{separator}token={self.token}"
+
+    def shutdown_kernels(self) -> None:
+        """Stop every kernel of the server (an earlier test's notebook), so they do not compete."""
+        with urllib.request.urlopen(self.url("api/kernels"), timeout=10) as response:
+            kernels = json.load(response)
+        for kernel in kernels:
+            request = urllib.request.Request(
+                self.url(f"api/kernels/{kernel['id']}"), method="DELETE"
+            )
+            urllib.request.urlopen(request, timeout=30).close()
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])

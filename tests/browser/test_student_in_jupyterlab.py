@@ -79,7 +79,8 @@ def student_folder(tmp_path_factory, student_files):
 
 
 def open_notebook(page, server, name: str) -> None:
-    page.goto(server.url(f"lab/tree/{name}"))
+    server.shutdown_kernels()
+    page.goto(server.url(f"lab/tree/{name}?reset"))  # a fresh workspace: only this notebook
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
     # The status bar reads "Python 3 (ipykernel) | Idle" once the kernel is connected.
     page.wait_for_selector(".jp-StatusBar-TextItem:has-text('(ipykernel) | Idle')")
@@ -138,6 +139,34 @@ def error_outputs(page) -> list[str]:
     )
 
 
+def set_slider(page, slider, value: int, until, shows: str, attempts: int = 3) -> None:
+    """Type `value` into a slider's readout, as a student may, until `until` shows `shows`.
+
+    On a busy machine the notebook may still be laying out outputs when the readout is
+    clicked, so the edit is tried again (a few times) when nothing changed.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    readout = slider.locator(".widget-readout")
+    for _ in range(attempts):
+        readout.scroll_into_view_if_needed()
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(str(value))
+        page.keyboard.press("Enter")
+        try:
+            page.wait_for_function(
+                "([el, text]) => el.innerText.includes(text)",
+                arg=[until.element_handle(), shows],
+                timeout=30_000,
+            )
+            return
+        except PlaywrightTimeoutError:
+            continue
+    screenshot(page, "slider_did_not_respond")
+    pytest.fail(f"the explorer did not show {shows!r} after setting the slider to {value}")
+
+
 def test_the_solved_release_runs_top_to_bottom_and_the_explorer_follows_its_sliders(
     page, lab_server, student_folder, artifacts
 ):
@@ -158,14 +187,7 @@ def test_the_solved_release_runs_top_to_bottom_and_the_explorer_follows_its_slid
     screenshot(page, "student_01_explorer_stride_2")
 
     stride = explorer.locator(".widget-slider", has_text="stride S")
-    readout = stride.locator(".widget-readout")
-    readout.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.type("3")
-    page.keyboard.press("Enter")
-    page.wait_for_function(
-        "(el) => el.innerText.includes('so the output is 3x3')", arg=formula.element_handle()
-    )
+    set_slider(page, stride, 3, until=formula, shows="so the output is 3x3")
     assert "(7 - 3 + 2) / 3 + 1 = 3" in formula.inner_text()
     page.wait_for_function(
         "([img, old]) => img.getAttribute('src') !== old", arg=[image.element_handle(), before]
