@@ -45,6 +45,12 @@ def kernel_spec_manager(tmp_path_factory) -> KernelSpecManager:
 
 
 @pytest.fixture
-def kernel_manager(kernel_spec_manager) -> KernelManager:
-    """A fresh, not yet started kernel manager for one notebook run."""
-    return KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=kernel_spec_manager)
+def kernel_manager(kernel_spec_manager):
+    """A fresh, not yet started kernel manager for one notebook run, shut down afterwards.
+
+    nbclient leaves running a kernel whose manager it was given, so the fixture stops it.
+    """
+    manager = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=kernel_spec_manager)
+    yield manager
+    if manager.has_kernel:
+        manager.shutdown_kernel(now=True)
