@@ -943,6 +943,8 @@ def _hidden_transpose_cases(rng: np.random.Generator) -> list[Case]:
                 int(rng.integers(0, 3)),
             )
             h, w = (int(v) for v in rng.integers(1, 6, size=2))
+            if i == 1 and pad == 0:
+                continue  # at least one padded case, so a forgotten padding always shows
             if min(h, w) - 1 >= 0 and (min(h, w) - 1) * stride - 2 * pad + k >= 1:
                 break
         n = 1 if i == 0 else int(rng.integers(1, 4))
