@@ -21,7 +21,7 @@ def _is_solution_cell(cell) -> bool:
     return cell.cell_type == "code" and meta.get("solution", False) and not meta.get("grade", False)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_solutions(assignment: str) -> types.SimpleNamespace:
     """Execute the setup cell and every solution cell of ``notebooks/<assignment>.ipynb``.
 
