@@ -393,6 +393,12 @@ class KernelProcess:
                 env["CNN_COURSE_DATA"] = f"{KERNEL_ROOT}/data"
             command = [
                 shutil.which("bwrap") or "bwrap",
+                # /tmp first: binds that follow may lie under it (a virtual environment or a
+                # checkout in /tmp), and a tmpfs mounted after them would hide them.
+                "--size",
+                str(limits.disk_bytes),
+                "--tmpfs",
+                "/tmp",
                 *_bwrap_system_binds(),
                 "--ro-bind",
                 str(kernel_root),
@@ -405,8 +411,6 @@ class KernelProcess:
                 "/dev",
                 "--proc",
                 "/proc",
-                "--tmpfs",
-                "/tmp",
                 "--size",
                 str(limits.disk_bytes),
                 "--tmpfs",
