@@ -11,7 +11,10 @@ in a fresh kernel of this Python with nbclient, from `notebooks/`, in the fast c
 
 Usage:
 
-    python benchmarks/bench_notebooks.py [--full] [--timeout S] [NOTEBOOK_STEM ...]
+    python benchmarks/bench_notebooks.py [--full] [--timeout S] [--save DIR] [NOTEBOOK_STEM ...]
+
+`--save DIR` writes each executed notebook, outputs included (as far as it got when a cell
+failed), to DIR, so that a long run's printed accuracies and plots can be read afterwards.
 
 A notebook whose cell fails is reported with the cell and the error, and the script exits 1.
 """
@@ -39,8 +42,11 @@ def _device_name() -> str:
     return device.type
 
 
-def time_notebook(path: Path, fast: bool, timeout: int) -> tuple[float, str]:
-    """Run one notebook in a fresh kernel; return (seconds, "ok" or what failed)."""
+def time_notebook(
+    path: Path, fast: bool, timeout: int, save: Path | None = None
+) -> tuple[float, str]:
+    """Run one notebook in a fresh kernel; return (seconds, "ok" or what failed). With `save`,
+    the executed notebook is written there, whatever the outcome."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -60,12 +66,17 @@ def time_notebook(path: Path, fast: bool, timeout: int) -> tuple[float, str]:
     start = time.perf_counter()
     try:
         client.execute(env=env)
+        result = "ok"
     except CellExecutionError as error:
         last = str(error).strip().splitlines()[-1] if str(error).strip() else repr(error)
-        return time.perf_counter() - start, f"failed: {last}"
+        result = f"failed: {last}"
     except TimeoutError:
-        return time.perf_counter() - start, f"a cell ran over {timeout} s"
-    return time.perf_counter() - start, "ok"
+        result = f"a cell ran over {timeout} s"
+    seconds = time.perf_counter() - start
+    if save is not None:
+        save.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, save / path.name)
+    return seconds, result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK_STEM", help="default: all")
     parser.add_argument("--full", action="store_true", help="FAST = False (full-size runs)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds one cell may run")
+    parser.add_argument(
+        "--save", type=Path, metavar="DIR", help="write the executed notebooks here"
+    )
     args = parser.parse_args(argv)
 
     available = {path.stem: path for path in sorted((ROOT / "notebooks").glob("*.ipynb"))}
@@ -91,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     total = 0.0
     for path in chosen:
-        seconds, result = time_notebook(path, fast, args.timeout)
+        seconds, result = time_notebook(path, fast, args.timeout, args.save)
         total += seconds
         failed += result != "ok"
         print(f"{path.stem:<30}{device:<26}{fast!s:<7}{seconds:>9.1f}  {result}", flush=True)
