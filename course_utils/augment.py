@@ -187,7 +187,8 @@ class AugmentedBatches:
 
     An iterable with a length, so ``course_utils.train.fit`` trains on it like a DataLoader;
     every pass (epoch) reshuffles and draws new augmentations from one generator seeded by
-    ``seed``, so two runs with the same seed see the same batches.
+    ``seed``, so two runs with the same seed see the same batches. The augmentations run on
+    the images' device: hand it tensors already on the GPU to augment there.
 
     Args:
         images: (N, C, H, W) float tensor in [0, 1].
@@ -220,7 +221,10 @@ class AugmentedBatches:
 
     def __iter__(self):
         order = torch.randperm(len(self.images), generator=self.generator)
+        image_order, label_order = order.to(self.images.device), order.to(self.labels.device)
         for start in range(0, len(order), self.batch_size):
-            index = order[start : start + self.batch_size]
-            batch = augment_batch(self.images[index], self.rng, **self.augment_kwargs)
-            yield batch, self.labels[index]
+            stop = start + self.batch_size
+            batch = augment_batch(
+                self.images[image_order[start:stop]], self.rng, **self.augment_kwargs
+            )
+            yield batch, self.labels[label_order[start:stop]]

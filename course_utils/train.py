@@ -132,13 +132,36 @@ def _batches(
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Batches of a pair, in a random order drawn from generator (None: in order)."""
     n = len(x)
+    # The order is drawn on the CPU (the same on every device), then sent over once.
     order = torch.randperm(n, generator=generator) if generator is not None else None
+    x_order = order.to(x.device) if order is not None else None
+    y_order = x_order.to(y.device) if x_order is not None else None
     for start in range(0, n, batch_size):
         if order is None:
             yield x[start : start + batch_size], y[start : start + batch_size]
         else:
-            index = order[start : start + batch_size].to(x.device)
-            yield x[index], y[index.to(y.device)]
+            stop = start + batch_size
+            yield x[x_order[start:stop]], y[y_order[start:stop]]
+
+
+# A pair up to this size is copied to a GPU once, rather than one batch at a time.
+STAGE_LIMIT_BYTES = 1 << 30
+
+
+def _stage(data, device: torch.device, dtype: torch.dtype):
+    """A pair (x, y) copied once to an accelerator (x in the model's dtype), so that each
+    step indexes memory already there instead of gathering, pinning and copying a batch on
+    the host. DataLoaders, CPU runs and pairs over STAGE_LIMIT_BYTES are left as they are."""
+    pair = _pair(data, "data")
+    if pair is None or device.type == "cpu":
+        return data
+    x, y = pair
+    x_dtype = dtype if x.is_floating_point() else x.dtype
+    y_dtype = torch.int64 if not (y.is_floating_point() or y.dtype == torch.bool) else y.dtype
+    size = x.numel() * x_dtype.itemsize + y.numel() * y_dtype.itemsize
+    if size > STAGE_LIMIT_BYTES:
+        return data
+    return x.to(device, dtype=x_dtype), y.to(device, dtype=y_dtype)
 
 
 def _iterate(data, name: str, batch_size: int, generator: torch.Generator | None):
@@ -236,8 +259,9 @@ def evaluate(
     device = get_device(device)
     model.to(device)
     loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
-    batches, _ = _iterate(data, "data", batch_size, None)
     dtype = _model_dtype(model)
+    _iterate(data, "data", batch_size, None)  # a mistake in data is reported as it is
+    batches, _ = _iterate(_stage(data, device, dtype), "data", batch_size, None)
     was_training = model.training
     model.eval()
     total_loss = torch.zeros((), dtype=torch.float64, device=device)
@@ -374,6 +398,8 @@ def fit(
     _iterate(train, "train", batch_size, None)
     if val is not None:
         _iterate(val, "val", batch_size, None)
+    train = _stage(train, device, dtype)
+    val = _stage(val, device, dtype) if val is not None else None
 
     device_name = str(device)
     if device.type == "cuda" and device.index is None:

@@ -282,3 +282,20 @@ def test_fit_trains_on_cuda_with_cpu_data_and_returns_cpu_predictions():
     on_gpu = (torch.from_numpy(x).cuda(), torch.from_numpy(y).cuda())
     loss, accuracy = evaluate(model, on_gpu, device="cuda")
     assert accuracy == pytest.approx(history.val_acc[-1])
+
+
+def test_a_pair_is_staged_on_an_accelerator_once_in_the_models_dtype(monkeypatch):
+    from course_utils import train as train_module
+
+    x = torch.rand(6, 1, 4, 4, dtype=torch.float64)
+    y = torch.arange(6, dtype=torch.int32)
+    meta = torch.device("meta")  # stands for a GPU: same code path, no memory
+    staged_x, staged_y = train_module._stage((x, y), meta, torch.float32)
+    assert staged_x.device == meta and staged_x.dtype == torch.float32
+    assert staged_y.device == meta and staged_y.dtype == torch.int64
+    # On the CPU, for loaders, and for pairs over the limit, the data is left alone.
+    assert train_module._stage((x, y), torch.device("cpu"), torch.float32)[0] is x
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=2)
+    assert train_module._stage(loader, meta, torch.float32) is loader
+    monkeypatch.setattr(train_module, "STAGE_LIMIT_BYTES", 100)
+    assert train_module._stage((x, y), meta, torch.float32)[0] is x
