@@ -878,6 +878,16 @@ def kernel_main(sock_fd: int, interrupt_fd: int) -> None:
             from autograder.checks import _rules
 
             func = _rules.guard(func, str(options["guard"]))
+        if options.get("measure") is not None:
+            from autograder.measure import MEASUREMENTS
+
+            measured, subject = MEASUREMENTS.get(str(options["measure"])), func
+            if measured is None:
+                raise ProtocolError(f"no measurement {options['measure']!r} here")
+
+            def func(*a, **k):
+                return measured(subject, *a, **k)
+
         if options.get("count_lines") is not None:
             from autograder.checks import _rules
 

@@ -298,8 +298,9 @@ def _bwrap_system_binds() -> list[str]:
 def kernel_package() -> Path:
     """A folder with only what the kernel imports from this project: ``course_utils`` (a link
     is not enough inside the sandbox, so it is bound separately), and of ``autograder`` just
-    the kernel half of the wire and the rules module the in-kernel guard uses. The checks,
-    their hidden cases and the grader's code are not in it."""
+    the kernel half of the wire, the measurements (``autograder.measure``: no expected
+    values) and the rules module the in-kernel guard uses. The checks, their hidden cases and
+    the grader's code are not in it."""
     import hashlib
 
     import autograder
@@ -308,6 +309,7 @@ def kernel_package() -> Path:
     files = {
         "autograder/__init__.py": here / "__init__.py",
         "autograder/remote.py": here / "remote.py",
+        "autograder/measure.py": here / "measure.py",
         "autograder/checks/_rules.py": here / "checks" / "_rules.py",
     }
     digest = hashlib.sha256(b"mount points: course_utils, data")

@@ -24,12 +24,9 @@ The checks keep no state; they call the student's classes only through ``call_st
 from __future__ import annotations
 
 import collections
-import contextlib
 import itertools
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
@@ -42,11 +39,11 @@ from autograder.checks._compare import (
     Mistake,
     NotApplicable,
     as_int,
-    call_student,
     diagnose,
     run_check,
     select_cases,
 )
+from autograder.measure import build_recipe, canonical_, measure, model_input
 from course_utils.reference import architectures as ref
 
 __all__ = [
@@ -88,91 +85,17 @@ class _Spec:
     raises: type[Exception] | None = None  # the constructor must raise this
 
 
-def _module(value: Any, what: str) -> nn.Module:
-    if not isinstance(value, nn.Module):
-        raise CaseFailure(
-            f"{what} must give a torch.nn.Module; it gave a {type(value).__name__}. "
-            "Subclass nn.Module and call super().__init__() first in __init__."
-        )
-    return value
-
-
-def _build(factory: Callable, case: Case, what: str, meta: bool) -> nn.Module:
-    """Call ``factory(*case.args, **case.kwargs)``, on the meta device when ``meta``."""
-
-    def construct(*args, **kwargs):
-        with torch.device("meta") if meta else contextlib.nullcontext():
-            return factory(*args, **kwargs)
-
-    return _module(call_student(construct, case, what).value, what)
-
-
-def _fill_value(u: torch.Tensor, role: str, name: str, shape: torch.Size) -> torch.Tensor:
-    """Weights as a fixed function of a tensor's role and shape (u is uniform in [-1, 1])."""
-    if role == "bn":
-        return {
-            "weight": 1 + 0.25 * u,
-            "bias": 0.25 * u,
-            "running_mean": 0.25 * u,
-            "running_var": 1 + 0.5 * u.abs(),
-        }.get(name, 0.25 * u)
-    if len(shape) >= 2:
-        fan_in = max(1, u.numel() // shape[0])
-        return u * (6.0 / fan_in) ** 0.5  # He-uniform: the signal keeps its scale through depth
-    return 0.1 * u
-
-
-# A big tensor repeats a block of this many random numbers: drawing VGG's 100 million fc
-# weights one by one would cost seconds, and a repeating pattern tells layers apart as well.
-_BLOCK = 1 << 16
-
-
-def _uniform(shape: torch.Size, seed: int) -> torch.Tensor:
-    """Numbers in [-1, 1], a fixed function of ``shape`` and ``seed``."""
-    generator = torch.Generator().manual_seed(seed)
-    numel = int(np.prod(shape, dtype=np.int64))
-    if numel <= _BLOCK:
-        return torch.empty(shape).uniform_(-1, 1, generator=generator)
-    # A block length coprime to the rows' lengths, so rows do not repeat one another.
-    block = torch.empty(_BLOCK + 1).uniform_(-1, 1, generator=generator)
-    repeats = -(-numel // block.numel())
-    return block.repeat(repeats)[:numel].reshape(shape)
-
-
 def _canonical_(model: nn.Module, dtype: torch.dtype) -> nn.Module:
-    """Materialise ``model`` on the CPU in ``dtype`` with the canonical weights, in eval mode.
-
-    Each parameter and buffer is drawn from a generator seeded by (batch norm or not, its
-    name within its module, its shape): two models with the same layers get the same weights
-    however they name or order them. Batch norm's eps is set to 1e-5 everywhere.
-    """
-    if any(t.is_meta for t in itertools.chain(model.parameters(), model.buffers())):
-        model.to_empty(device="cpu")
-    model.to(dtype)
-    for module in model.modules():
-        role = "bn" if isinstance(module, nn.modules.batchnorm._BatchNorm) else "w"
-        if role == "bn":
-            module.eps = 1e-5
-        own = itertools.chain(
-            module.named_parameters(recurse=False), module.named_buffers(recurse=False)
-        )
-        for name, tensor in own:
-            if not tensor.is_floating_point():
-                with torch.no_grad():
-                    tensor.zero_()
-                continue
-            seed = zlib.crc32(f"{role}:{name}:{tuple(tensor.shape)}".encode())
-            u = _uniform(tensor.shape, seed)
-            with torch.no_grad():
-                tensor.copy_(_fill_value(u, role, name, tensor.shape))
-    return model.eval()
+    """The canonical weights (``autograder.measure.canonical_``), for the reference's side."""
+    return canonical_(model, dtype)
 
 
 def _input(size: Sequence[int], dtype: torch.dtype, device: str = "cpu") -> torch.Tensor:
-    if device == "meta":
-        return torch.zeros(tuple(size), device="meta", dtype=dtype)
-    generator = torch.Generator().manual_seed(5)
-    return torch.randn(tuple(size), generator=generator).to(dtype)
+    return model_input(size, dtype, device)
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return {torch.float32: "float32", torch.float64: "float64"}[dtype]
 
 
 # Errors a forward pass commonly raises, and what they usually mean.
@@ -208,52 +131,45 @@ _FORWARD_ERROR_HINTS = (
 )
 
 
-def _forward(model: nn.Module, x: torch.Tensor, what: str) -> torch.Tensor:
-    """Run the student's model; an exception becomes a diagnosis."""
-    try:
-        with torch.no_grad():
-            out = model(x)
-    except NotImplementedError as exc:
-        raise CaseFailure(f"{what} raised NotImplementedError: it is not written yet.") from exc
-    except Exception as exc:
-        message = f"{what}'s forward raised {type(exc).__name__} on an input of shape {tuple(x.shape)}: {exc}"
+def _failure(report: dict, what: str, spec: _Spec) -> CaseFailure | None:
+    """The diagnosis of a measurement that went wrong (None when nothing did)."""
+    error = report.get("error")
+    if error is not None:
+        kind, message = error["type"], error["message"]
+        if kind == "NotImplementedError":
+            return CaseFailure(
+                f"{what} raised NotImplementedError: it is not written yet. Replace the "
+                "`raise NotImplementedError()` line with your code."
+            )
+        if error["stage"] == "build":
+            return CaseFailure(
+                f"{what} raised {kind}: {message}\n"
+                "  Run the function on these inputs yourself to see where it fails."
+            )
+        size = spec.trace if error["stage"] == "trace" else spec.functional
+        body = f"{what}'s forward raised {kind} on an input of shape {tuple(size)}: {message}"
         for pattern, hint in _FORWARD_ERROR_HINTS:
-            if pattern in str(exc):
-                message += f"\n  Hint: {hint}"
+            if pattern in message:
+                body += f"\n  Hint: {hint}"
                 break
-        raise CaseFailure(message) from exc
-    if not isinstance(out, torch.Tensor):
-        raise CaseFailure(
-            f"{what}'s forward must return a tensor of scores; it returned a {type(out).__name__}."
+        return CaseFailure(body)
+    if not report.get("module", True):
+        return CaseFailure(
+            f"{what} must give a torch.nn.Module; it gave a {report['type']}. "
+            "Subclass nn.Module and call super().__init__() first in __init__."
         )
-    return out
+    if "output_type" in report:
+        return CaseFailure(
+            f"{what}'s forward must return a tensor of scores; it returned a "
+            f"{report['output_type']}."
+        )
+    return None
 
 
-def _trace(model: nn.Module, x: torch.Tensor, what: str) -> tuple[list, torch.Tensor]:
-    """The (layer type, output shape) of every Conv2d and Linear call, and the output."""
-    calls: list[tuple[str, tuple[int, ...]]] = []
-
-    def record(module, inputs, output):
-        if isinstance(output, torch.Tensor):
-            calls.append((type(module).__name__, tuple(output.shape)))
-
-    handles = [
-        m.register_forward_hook(record)
-        for m in model.modules()
-        if isinstance(m, (nn.Conv2d, nn.Linear))
-    ]
-    try:
-        out = _forward(model.eval(), x, what)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return calls, out
-
-
-def _shape_difference(got: nn.Module, expected: nn.Module) -> str:
+def _shape_difference(got: Sequence, expected: Sequence) -> str:
     """Which parameter shapes the two models do not share, at most four of each."""
-    mine = collections.Counter(tuple(p.shape) for p in got.parameters())
-    theirs = collections.Counter(tuple(p.shape) for p in expected.parameters())
+    mine = collections.Counter(tuple(shape) for shape in got)
+    theirs = collections.Counter(tuple(shape) for shape in expected)
 
     def listing(counter) -> str:
         items = [f"{n} x {s}" if n > 1 else str(s) for s, n in list(counter.items())[:4]]
@@ -327,15 +243,24 @@ def _check_models(
     count_mistakes: Sequence[Mistake] = (),
     output_mistakes: Sequence[Mistake] = (),
     hint_on_wrong_output: str = "",
+    student_call: Callable[[tuple, dict], tuple[Callable, tuple, dict]] | None = None,
 ) -> CheckResult:
     """The engine of every model check; see the module docstring for what it compares.
 
-    ``student`` and ``reference`` are factories called with a case's arguments. A count
+    ``student`` and ``reference`` are factories called with a case's arguments; when the
+    student's factory needs other arguments than the case's (the student's own block classes,
+    say), ``student_call(args, kwargs)`` gives (factory, args, kwargs) instead. The student's
+    model is measured by ``autograder.measure.model`` where the student's code runs (in the
+    kernel under the sandbox), the reference's by the same measurement here. A count
     Mistake's ``predict(*args, **kwargs)`` gives the parameter count of its mistake; an
     output Mistake's ``predict(spec)`` gives the output (a float64 ndarray) it computes on the
     case's functional input.
     """
     specs = public() if cases == "public" else None
+    if student_call is None:
+
+        def student_call(args, kwargs):
+            return student, args, kwargs
 
     def hidden_cases(rng):
         nonlocal specs
@@ -349,50 +274,57 @@ def _check_models(
 
     def evaluate(case: Case) -> float | None:
         spec = by_name[case.name]
+        args, kwargs = case.fresh()
+        factory, student_args, student_kwargs = student_call(tuple(args), dict(kwargs))
         if spec.raises is not None:
-            try:
-                _build(student, case, name, meta=True)
-            except CaseFailure as failure:
-                if isinstance(failure.__cause__, spec.raises):
+            report = measure("model", factory, list(student_args), student_kwargs)
+            error = report.get("error")
+            if error is not None and error["stage"] == "build":
+                if spec.raises.__name__ in error["types"]:
                     return None
-                raise
+                raise _failure(report, name, spec)
             raise CaseFailure(
                 f"{name} accepted these arguments; it must raise {spec.raises.__name__} "
                 "with a message that lists the valid choices."
             )
-        mine = _build(student, case, name, meta=True)
-        args, kwargs = case.fresh()
-        with torch.device("meta"):
-            theirs = reference(*args, **kwargs)
-        got, expected = _count(mine), _count(theirs)
+        options = {"trace": spec.trace, "functional": spec.functional}
+        options["dtype"] = _dtype_name(spec.dtype)
+        mine = measure("model", factory, list(student_args), student_kwargs, **options)
+        if mine.get("error", {}).get("stage") == "build" or not mine.get("module", True):
+            raise _failure(mine, name, spec)
+        theirs = measure("model", reference, list(args), kwargs, **options)
+        if "error" in theirs or "output_type" in theirs:
+            raise RuntimeError(f"the reference model failed its own measurement: {theirs}")
+        got, expected = int(mine["count"]), int(theirs["count"])
         if got != expected:
             body = f"the model has {got:,} parameters, expected {expected:,}"
             if spec.published is not None:
                 body += f" ({spec.published[1]})"
-            body += f"; the difference is {got - expected:+,}.\n" + _shape_difference(mine, theirs)
+            body += f"; the difference is {got - expected:+,}.\n"
+            body += _shape_difference(mine["shapes"], theirs["shapes"])
             hint = diagnose(count_mistakes, case, got)
             raise CaseFailure(body + (f"\n  Hint: {hint}" if hint else ""))
+        failure = _failure(mine, name, spec)
         if spec.trace is not None:
-            calls, out = _trace(mine, _input(spec.trace, torch.float32, "meta"), name)
-            wanted, expected_out = _trace(theirs, _input(spec.trace, torch.float32, "meta"), name)
+            if failure is not None and "trace" not in mine:
+                raise failure
+            calls = [(str(kind), tuple(shape)) for kind, shape in mine["trace"]]
+            wanted = [(str(kind), tuple(shape)) for kind, shape in theirs["trace"]]
             _compare_trace(calls, wanted, name)
-            if tuple(out.shape) != tuple(expected_out.shape):
+            if tuple(mine["trace_output"]) != tuple(theirs["trace_output"]):
                 raise CaseFailure(
-                    f"the output has shape {tuple(out.shape)}, expected "
-                    f"{tuple(expected_out.shape)} for an input {spec.trace}."
+                    f"the output has shape {tuple(mine['trace_output'])}, expected "
+                    f"{tuple(theirs['trace_output'])} for an input {spec.trace}."
                 )
         if spec.functional is None:
             return None
-        with torch.device("meta"):
-            theirs = reference(*args, **kwargs)
-        expected_out = _forward(
-            _canonical_(theirs, spec.dtype), _input(spec.functional, spec.dtype), "the reference"
-        )
-        expected_out = expected_out.double().numpy()
-        del theirs
-        mine = _canonical_(_build(student, case, name, meta=True), spec.dtype)
-        got_out = _forward(mine, _input(spec.functional, spec.dtype), name).double().numpy()
-        del mine
+        if failure is not None:
+            raise failure
+        expected_out = np.asarray(theirs["output"], dtype=np.float64)
+        got_out = mine.get("output")
+        if type(got_out) is not np.ndarray:
+            raise CaseFailure(f"{name}'s forward gave no array of scores.")
+        got_out = got_out.astype(np.float64, copy=False)
         if got_out.shape != expected_out.shape:
             raise CaseFailure(
                 f"the output has shape {got_out.shape}, expected {expected_out.shape} for an "
@@ -440,21 +372,23 @@ def _variant_output(build: Callable[..., nn.Module]):
 # --- count_parameters -----------------------------------------------------------------------
 
 
+# Each case is a model recipe (``autograder.measure.build_recipe``): plain data, so that the
+# student's function gets the model where it runs, and the reference here the same model.
 def _count_cases() -> list[Case]:
-    shared = nn.Linear(4, 4)
-    frozen = nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 2))
-    frozen[0].requires_grad_(False)
     return [
-        Case("nn.Linear(3, 4): 3 * 4 + 4 = 16", (nn.Linear(3, 4),)),
-        Case("nn.Conv2d(3, 6, 5): 6 * 5 * 5 * 3 + 6 = 456", (nn.Conv2d(3, 6, 5),)),
-        Case("LeNet-5 (61,706)", (ref.LeNet5(),)),
+        Case("nn.Linear(3, 4): 3 * 4 + 4 = 16", (["linear", 3, 4],)),
+        Case("nn.Conv2d(3, 6, 5): 6 * 5 * 5 * 3 + 6 = 456", (["conv2d", 3, 6, 5],)),
+        Case("LeNet-5 (61,706)", (["lenet5"],)),
         Case(
             "conv (no bias) + batch norm: 36 + 8 (running statistics are buffers)",
-            (nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4)),),
+            (["sequential", [["conv2d", 1, 4, 3, False], ["batchnorm2d", 4]]],),
         ),
-        Case("a layer used twice is counted once", (nn.Sequential(shared, nn.ReLU(), shared),)),
-        Case("frozen parameters count too", (frozen,)),
-        Case("no parameters at all: nn.ReLU()", (nn.ReLU(),)),
+        Case("a layer used twice is counted once", (["shared", ["linear", 4, 4]],)),
+        Case(
+            "frozen parameters count too",
+            (["freeze", 0, ["sequential", [["linear", 3, 3], ["relu"], ["linear", 3, 2]]]],),
+        ),
+        Case("no parameters at all: nn.ReLU()", (["relu"],)),
     ]
 
 
@@ -463,16 +397,20 @@ def _hidden_count_cases(rng: np.random.Generator) -> list[Case]:
     for i in range(4):
         c_in, c_out, k = (int(v) for v in rng.integers(1, 9, size=3))
         hidden = int(rng.integers(2, 20))
-        model = nn.Sequential(
-            nn.Conv2d(c_in, c_out, k, bias=bool(i % 2)),
-            nn.BatchNorm2d(c_out),
-            nn.Flatten(),
-            nn.Linear(c_out, hidden),
-            nn.Linear(hidden, 3),
-        )
+        recipe = [
+            "sequential",
+            [
+                ["conv2d", c_in, c_out, k, bool(i % 2)],
+                ["batchnorm2d", c_out],
+                ["flatten"],
+                ["linear", c_out, hidden],
+                ["linear", hidden, 3],
+            ],
+        ]
         if i == 3:
-            model[3].requires_grad_(False)
-        cases.append(Case(f"hidden {i + 1}: conv {c_in}->{c_out} {k}x{k}, fc {hidden}", (model,)))
+            recipe = ["freeze", 3, recipe]
+        name = f"hidden {i + 1}: conv {c_in}->{c_out} {k}x{k}, fc {hidden}"
+        cases.append(Case(name, (recipe,)))
     return cases
 
 
@@ -506,10 +444,27 @@ def check_count_parameters(count_parameters: Callable, cases: str = "public") ->
     ]
 
     def evaluate(listed: Case) -> None:
-        case = by_name[listed.name]
-        got = as_int(call_student(count_parameters, case, name).value, name)
-        expected = ref.count_parameters(case.fresh()[0][0])
+        recipe = by_name[listed.name].fresh()[0][0]
+        report = measure("call_on_recipe", count_parameters, recipe)
+        if "error" in report:
+            error = report["error"]
+            if error["type"] == "NotImplementedError":
+                raise CaseFailure(
+                    f"{name} raised NotImplementedError: it is not written yet. "
+                    "Replace the `raise NotImplementedError()` line with your code."
+                )
+            raise CaseFailure(
+                f"{name} raised {error['type']}: {error['message']}\n"
+                "  Run the function on this model yourself to see where it fails."
+            )
+        if "value" not in report:
+            raise CaseFailure(
+                f"{name} must return the result as an int; it returned a {report['value_type']}."
+            )
+        got = as_int(report["value"], name)
+        expected = ref.count_parameters(build_recipe(recipe))
         if got != expected:
+            case = Case(listed.name, (build_recipe(recipe),))
             hint = diagnose(mistakes, case, got)
             raise CaseFailure(
                 f"returned {got:,}, expected {expected:,}." + (f"\n  Hint: {hint}" if hint else "")
@@ -1153,8 +1108,9 @@ def check_resnet(
     students = {"BasicBlock": BasicBlock, "Bottleneck": Bottleneck}
     references = {"BasicBlock": ref.BasicBlock, "Bottleneck": ref.Bottleneck}
 
-    def student(block, layers, **kwargs):
-        return ResNet(students[block], layers, **kwargs)
+    def student_call(args, kwargs):
+        block, layers = args
+        return ResNet, (students[block], layers), kwargs
 
     def reference(block, layers, **kwargs):
         return ref.ResNet(references[block], layers, **kwargs)
@@ -1164,8 +1120,9 @@ def check_resnet(
         cases,
         _resnet_public,
         _resnet_hidden,
-        student,
+        ResNet,
         reference,
+        student_call=student_call,
         hint_on_wrong_output=(
             "Run check_basic_block and check_bottleneck first; if they pass, compare the stem "
             "(7x7/2 conv, BN, ReLU, 3x3/2 max pool with padding 1) and the strides of the "
@@ -1205,6 +1162,7 @@ def check_resnet_builders(
         cases,
         public,
         hidden,
-        lambda which, **kwargs: builders[which](**kwargs),
+        builders,
         lambda which, **kwargs: references[which](**kwargs),
+        student_call=lambda args, kwargs: (builders[args[0]], (), kwargs),
     )

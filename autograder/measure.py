@@ -1,0 +1,314 @@
+"""Measurements of the student's objects: they run where the student's code runs and report
+plain data.
+
+Most checks call a student's function on arrays and compare the arrays it returns. Some need
+more: build the student's ``nn.Module`` class, fill its weights, hook its layers; hand a model
+to a student's function and see what it changed. Such a check is split in two:
+
+- a **measurement** here runs the student's code on inputs the check chose (constructor
+  arguments, a model recipe, a seed) and reports what happened as plain data: numbers,
+  strings, NumPy arrays, and lists and dicts of them. An exception of the student's code is
+  part of the report (``error``: its type, the names of its classes, its message), so that a
+  report never depends on how exceptions cross a process boundary;
+- a **judgement** in the check module compares that report with the same measurement of the
+  reference, and decides.
+
+This module holds no expected values and no check logic, so it may run in the student's
+kernel. With ``cnn-course autograde --isolation sandbox`` it does: the check holds a proxy of
+the student's class or function (``autograder.remote.Remote``), and ``measure()`` sends the
+request to the kernel, where this module runs it on the real object. Otherwise ``measure()``
+runs it here, in the check's process. Whichever way, the report is the same, and so is the
+verdict. A report forged by the student's code gains nothing: the judgement compares outputs
+on weights and inputs the check chose with the reference's, computed where the student's code
+cannot reach.
+"""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["MEASUREMENTS", "measure", "measurement", "error_report"]
+
+MEASUREMENTS: dict[str, Callable[..., Any]] = {}
+
+
+def measurement(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Register ``func`` as a measurement that ``measure`` can run by its name."""
+    MEASUREMENTS[func.__name__] = func
+    return func
+
+
+def measure(name: str, target: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run the measurement ``name`` on ``target`` (a student's class or function) and return
+    its report: in the student's kernel when ``target`` is a proxy of an object there, else
+    here. ``args`` and ``kwargs`` must be plain data or proxies of the same kernel."""
+    if name not in MEASUREMENTS:
+        raise KeyError(f"no measurement {name!r}; there are {', '.join(sorted(MEASUREMENTS))}")
+    from autograder.remote import Remote, call_options
+
+    if isinstance(target, Remote):
+        with call_options(measure=name):
+            return target(*args, **kwargs)
+    return MEASUREMENTS[name](target, *args, **kwargs)
+
+
+def error_report(exc: BaseException, stage: str) -> dict:
+    """An exception as plain data: the stage it came from, its type, the names of its classes
+    (so that a judgement can ask "is it a ValueError?") and its message."""
+    try:
+        message = str(exc)[:4000]
+    except Exception:
+        message = f"(a {type(exc).__name__} whose message cannot be shown)"
+    return {
+        "stage": stage,
+        "type": type(exc).__name__,
+        "types": [klass.__name__ for klass in type(exc).__mro__],
+        "message": message,
+    }
+
+
+# --- models: canonical weights and inputs -----------------------------------------------------
+
+# A big tensor repeats a block of this many random numbers: drawing VGG's 100 million fc
+# weights one by one would cost seconds, and a repeating pattern tells layers apart as well.
+_BLOCK = 1 << 16
+
+
+def _dtype(name: str):
+    import torch
+
+    dtypes = {"float32": torch.float32, "float64": torch.float64}
+    if name not in dtypes:
+        raise ValueError(f"dtype must be one of {', '.join(dtypes)}; got {name!r}.")
+    return dtypes[name]
+
+
+def uniform(shape: Sequence[int], seed: int):
+    """Numbers in [-1, 1], a fixed function of ``shape`` and ``seed`` (a float32 tensor)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    numel = int(np.prod(tuple(shape), dtype=np.int64))
+    if numel <= _BLOCK:
+        return torch.empty(tuple(shape)).uniform_(-1, 1, generator=generator)
+    # A block length coprime to the rows' lengths, so rows do not repeat one another.
+    block = torch.empty(_BLOCK + 1).uniform_(-1, 1, generator=generator)
+    repeats = -(-numel // block.numel())
+    return block.repeat(repeats)[:numel].reshape(tuple(shape))
+
+
+def _fill_value(u, role: str, name: str, shape):
+    """Weights as a fixed function of a tensor's role and shape (u is uniform in [-1, 1])."""
+    if role == "bn":
+        return {
+            "weight": 1 + 0.25 * u,
+            "bias": 0.25 * u,
+            "running_mean": 0.25 * u,
+            "running_var": 1 + 0.5 * u.abs(),
+        }.get(name, 0.25 * u)
+    if len(shape) >= 2:
+        fan_in = max(1, u.numel() // shape[0])
+        return u * (6.0 / fan_in) ** 0.5  # He-uniform: the signal keeps its scale through depth
+    return 0.1 * u
+
+
+def canonical_(model, dtype):
+    """Materialise ``model`` on the CPU in ``dtype`` with the canonical weights, in eval mode.
+
+    Each parameter and buffer is drawn from a generator seeded by (batch norm or not, its
+    name within its module, its shape): two models with the same layers get the same weights
+    however they name or order them. Batch norm's eps is set to 1e-5 everywhere.
+    """
+    import torch
+    from torch import nn
+
+    if any(t.is_meta for t in itertools.chain(model.parameters(), model.buffers())):
+        model.to_empty(device="cpu")
+    model.to(dtype)
+    for module in model.modules():
+        role = "bn" if isinstance(module, nn.modules.batchnorm._BatchNorm) else "w"
+        if role == "bn":
+            module.eps = 1e-5
+        own = itertools.chain(
+            module.named_parameters(recurse=False), module.named_buffers(recurse=False)
+        )
+        for name, tensor in own:
+            if not tensor.is_floating_point():
+                with torch.no_grad():
+                    tensor.zero_()
+                continue
+            seed = zlib.crc32(f"{role}:{name}:{tuple(tensor.shape)}".encode())
+            u = uniform(tensor.shape, seed)
+            with torch.no_grad():
+                tensor.copy_(_fill_value(u, role, name, tensor.shape))
+    return model.eval()
+
+
+def model_input(size: Sequence[int], dtype, device: str = "cpu"):
+    """The fixed input of a model check: standard normal, seed 5 (zeros on ``meta``)."""
+    import torch
+
+    if device == "meta":
+        return torch.zeros(tuple(size), device="meta", dtype=dtype)
+    generator = torch.Generator().manual_seed(5)
+    return torch.randn(tuple(size), generator=generator).to(dtype)
+
+
+def _trace(model, x) -> tuple[list, Any]:
+    """The (layer type, output shape) of every Conv2d and Linear call, and the output."""
+    import torch
+    from torch import nn
+
+    calls: list[list] = []
+
+    def record(module, inputs, output):
+        if isinstance(output, torch.Tensor):
+            calls.append([type(module).__name__, list(output.shape)])
+
+    handles = [
+        m.register_forward_hook(record)
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+    ]
+    try:
+        with torch.no_grad():
+            out = model.eval()(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return calls, out
+
+
+@measurement
+def model(
+    factory: Callable,
+    args: Sequence = (),
+    kwargs: dict | None = None,
+    trace: Sequence[int] | None = None,
+    functional: Sequence[int] | None = None,
+    dtype: str = "float64",
+) -> dict:
+    """Build ``factory(*args, **kwargs)`` on the meta device and report on the model.
+
+    The report holds ``error`` (the exception and the stage that raised it: "build", "trace"
+    or "forward") or, as far as it got: ``module`` (False and ``type`` when the factory gave
+    something else than an nn.Module), ``count`` (parameters), ``shapes`` (each parameter's
+    shape, in order), with ``trace`` an input size: ``trace`` (every Conv2d and Linear call,
+    [layer type, output shape], on meta) and ``trace_output`` (the output's shape), and with
+    ``functional`` an input size: ``output``, the float64 output of a second model built the
+    same way, with the canonical weights in ``dtype``, in eval mode, on the fixed input.
+    A forward that returns no tensor is reported as ``output_type``.
+    """
+    import torch
+    from torch import nn
+
+    kwargs = dict(kwargs or {})
+
+    def build():
+        with torch.device("meta"):
+            return factory(*args, **kwargs)
+
+    try:
+        built = build()
+    except Exception as exc:
+        return {"error": error_report(exc, "build")}
+    if not isinstance(built, nn.Module):
+        return {"module": False, "type": type(built).__name__}
+    report: dict[str, Any] = {
+        "module": True,
+        "count": int(sum(p.numel() for p in built.parameters())),
+        "shapes": [list(p.shape) for p in built.parameters()],
+    }
+    if trace is not None:
+        try:
+            calls, out = _trace(built, model_input(trace, torch.float32, "meta"))
+        except Exception as exc:
+            report["error"] = error_report(exc, "trace")
+            return report
+        if not isinstance(out, torch.Tensor):
+            report["output_type"] = type(out).__name__
+            return report
+        report["trace"], report["trace_output"] = calls, list(out.shape)
+    del built
+    if functional is not None:
+        try:
+            fresh = canonical_(build(), _dtype(dtype))
+            with torch.no_grad():
+                out = fresh(model_input(functional, _dtype(dtype)))
+        except Exception as exc:
+            report["error"] = error_report(exc, "forward")
+            return report
+        if not isinstance(out, torch.Tensor):
+            report["output_type"] = type(out).__name__
+            return report
+        report["output"] = out.detach().double().cpu().numpy()
+    return report
+
+
+# --- models from recipes ----------------------------------------------------------------------
+# A recipe is plain data that says how to build a small model, so that a check can hand the
+# same model to the student's function in the kernel and to the reference in its own process.
+
+
+def build_recipe(recipe: Sequence):
+    """An nn.Module from a recipe: ["linear", in, out, (bias)], ["conv2d", in, out, k,
+    (bias)], ["batchnorm2d", c], ["relu"], ["flatten"], ["sequential", [recipe, ...]],
+    ["shared", recipe] (the module twice, with a ReLU between: one set of parameters used
+    twice), ["frozen", recipe] (requires_grad off), ["freeze", index, recipe] (a Sequential
+    with its member ``index`` frozen), ["lenet5"] (course_utils' reference LeNet-5)."""
+    from torch import nn
+
+    kind, *rest = recipe
+    if kind == "linear":
+        return nn.Linear(int(rest[0]), int(rest[1]), bias=bool(rest[2]) if len(rest) > 2 else True)
+    if kind == "conv2d":
+        bias = bool(rest[3]) if len(rest) > 3 else True
+        return nn.Conv2d(int(rest[0]), int(rest[1]), int(rest[2]), bias=bias)
+    if kind == "batchnorm2d":
+        return nn.BatchNorm2d(int(rest[0]))
+    if kind == "relu":
+        return nn.ReLU()
+    if kind == "flatten":
+        return nn.Flatten()
+    if kind == "sequential":
+        return nn.Sequential(*(build_recipe(r) for r in rest[0]))
+    if kind == "shared":
+        shared = build_recipe(rest[0])
+        return nn.Sequential(shared, nn.ReLU(), shared)
+    if kind == "frozen":
+        return build_recipe(rest[0]).requires_grad_(False)
+    if kind == "freeze":
+        built = build_recipe(rest[1])
+        built[int(rest[0])].requires_grad_(False)
+        return built
+    if kind == "lenet5":
+        from course_utils.reference.architectures import LeNet5
+
+        return LeNet5()
+    raise ValueError(f"unknown model recipe {kind!r}")
+
+
+@measurement
+def call_on_recipe(func: Callable, recipe: Sequence) -> dict:
+    """``func(model)`` for the model of ``recipe``: ``{"value": ...}`` when the value is a
+    number, ``{"value_type": ...}`` otherwise, or ``{"error": ...}``."""
+    built = build_recipe(recipe)
+    try:
+        value = func(built)
+    except Exception as exc:
+        return {"error": error_report(exc, "call")}
+    return _plain_value(value)
+
+
+def _plain_value(value: Any) -> dict:
+    """A number as itself (NumPy scalars as Python numbers); anything else by its type."""
+    if isinstance(value, (bool, np.bool_)):
+        return {"value_type": type(value).__name__}
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return {"value": value.item() if isinstance(value, np.generic) else value}
+    return {"value_type": type(value).__name__}
