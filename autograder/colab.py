@@ -201,6 +201,34 @@ del _cnn_course_colab_setup
 """
 
 
+def is_setup_source(source: str) -> bool:
+    """Whether ``source`` is the Colab setup cell exactly as a release writes it (with any
+    package and data locations): the grader may then read past it, knowing what it does."""
+    import ast
+
+    head = _SETUP_TEMPLATE.split("\n\n\n_cnn_course_colab_setup(")[0]
+    head = head.replace("{{", "{").replace("}}", "}")
+    if not source.startswith(head):
+        return False
+    try:
+        tail = ast.parse(source[len(head) :]).body
+    except SyntaxError:
+        return False
+    if len(tail) != 2 or not isinstance(tail[0], ast.Expr) or not isinstance(tail[1], ast.Delete):
+        return False
+    call = tail[0].value
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Name)
+        and call.func.id == "_cnn_course_colab_setup"
+        and not call.args
+        and sorted(k.arg for k in call.keywords) == ["data", "package"]
+        and all(isinstance(k.value, ast.Constant) for k in call.keywords)
+        and [ast.dump(t) for t in tail[1].targets]
+        == [ast.dump(ast.Name("_cnn_course_colab_setup", ast.Del()))]
+    )
+
+
 def setup_cell_source(config: ColabConfig) -> str:
     """The Python source of the setup cell for `config` (valid Python, no IPython magics)."""
     return _SETUP_TEMPLATE.format(package=config.package, data=config.data)

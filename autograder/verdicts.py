@@ -288,6 +288,98 @@ def banned_uses(sources: list[str], name: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+# What a notebook would touch to forge a line count measured in its own process: Python's
+# tracing, the counting code itself, and the doors that hide what is called. Names are looked
+# for as names (``eval``, not ``model.eval()``), attributes as attributes.
+_TRACING_NAMES = frozenset(
+    {
+        "__import__",
+        "importlib",
+        "exec",
+        "eval",
+        "compile",
+        "__builtins__",
+        "builtins",
+        "globals",
+        "vars",
+        "ctypes",
+        "autograder",
+        "_rules",
+        "count_lines",
+        "sys",
+    }
+)
+_TRACING_ATTRIBUTES = frozenset(
+    {
+        "settrace",
+        "gettrace",
+        "setprofile",
+        "getprofile",
+        "f_trace",
+        "f_trace_lines",
+        "monitoring",
+        "_getframe",
+        "count_lines",
+        "_rules",
+        "__builtins__",
+        "__dict__",
+        "__code__",
+        "__globals__",
+    }
+)
+
+
+def tracing_uses(sources: list[str]) -> list[str]:
+    """Where the notebook's cells touch what a forged line count would need (read from the
+    source, in the grader): tracing, the counting code, ``exec`` and its kin, module tables,
+    and ``getattr`` with a computed name. Honest vectorised code uses none of them."""
+    from autograder.colab import is_setup_source
+
+    found: list[str] = []
+    for number, source in enumerate(sources, start=1):
+        if is_setup_source(source):  # the release's own Colab cell (it uses sys, importlib)
+            continue
+        try:
+            tree = ast.parse(_python_source(source))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            word = None
+            if isinstance(node, ast.Name) and node.id in _TRACING_NAMES:
+                word = node.id
+            elif isinstance(node, ast.Attribute) and node.attr in _TRACING_ATTRIBUTES:
+                word = node.attr
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                names += [alias.name for alias in node.names]
+                word = next(
+                    (
+                        n
+                        for n in names
+                        for part in n.split(".")
+                        if part in _TRACING_NAMES | _TRACING_ATTRIBUTES
+                    ),
+                    None,
+                )
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and node.value in _TRACING_ATTRIBUTES
+            ):
+                word = repr(node.value)
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("getattr", "setattr", "delattr")
+                and len(node.args) >= 2
+                and not isinstance(node.args[1], ast.Constant)
+            ):
+                word = f"{node.func.id} with a computed name"
+            if word is not None:
+                found.append(f"{word} (code cell {number} of the answers so far)")
+    return list(dict.fromkeys(found))
+
+
 @contextlib.contextmanager
 def _remote_rules(variable_of: dict[int, str], sources: list[str]) -> Iterator[None]:
     """While a test cell runs: the rules of ``autograder.checks._rules`` applied to proxies."""
@@ -316,6 +408,15 @@ def _remote_rules(variable_of: dict[int, str], sources: list[str]) -> Iterator[N
     def remote_count_lines(func, *args, stop_after=None):
         if not isinstance(func, remote.Remote):
             return count_lines(func, *args, stop_after=stop_after)
+        # The count is made in the student's process; it is trusted only when the notebook
+        # leaves alone everything a forged count would need.
+        touched = tracing_uses(sources)
+        if touched:
+            raise AssertionError(
+                "the line count of your function is measured while it runs, and your notebook "
+                f"uses what could change that measurement: {'; '.join(touched[:5])}. Remove "
+                "it (a vectorised convolution needs none of it) and run the check again."
+            )
         with remote.call_options(count_lines=int(stop_after if stop_after is not None else 10**9)):
             value = func(*args)
         if not (isinstance(value, tuple) and len(value) == 2 and type(value[1]) is int):

@@ -48,3 +48,66 @@ def test_a_function_with_no_definition_in_the_notebook_is_reported():
 def test_a_local_variable_named_like_a_module_alias_is_not_that_module():
     code = "def conv(x, w):\n    F, C, HH, WW = w.shape\n    return np.zeros((F, C))\n"
     assert banned_uses([SETUP, code], "conv") == []
+
+
+# --- the line count's integrity (autograder.verdicts.tracing_uses) ------------------------------
+
+VECTORISED = (
+    "def conv_forward_fast(x, w, b, conv_param):\n"
+    "    cols = np.lib.stride_tricks.sliding_window_view(x, w.shape[2:], axis=(2, 3))\n"
+    "    out = np.einsum('nchwij,fcij->nfhw', cols, w) + b[None, :, None, None]\n"
+    "    return out, (x, w, b, conv_param)\n"
+)
+
+
+def test_honest_vectorised_code_and_the_course_notebooks_touch_no_tracing():
+    import json
+    from pathlib import Path
+
+    from autograder.verdicts import tracing_uses
+
+    assert tracing_uses([SETUP, VECTORISED, "model.eval()\nlayers = list(model.modules())\n"]) == []
+    for path in sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("0[12]_*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        sources = [  # what the grader reads: every code cell but the test cells
+            "".join(c["source"])
+            for c in cells
+            if c["cell_type"] == "code"
+            and not (
+                c["metadata"].get("nbgrader", {}).get("grade")
+                and not c["metadata"].get("nbgrader", {}).get("solution")
+            )
+        ]
+        assert tracing_uses(sources) == [], path.name
+
+
+def test_each_way_to_forge_a_line_count_is_named():
+    from autograder.verdicts import tracing_uses
+
+    forgeries = {
+        "import sys\nsys.settrace(None)\n": "settrace",
+        "from sys import settrace as s\n": "sys",
+        "import autograder.checks._rules as r\nr.count_lines = None\n": "autograder",
+        "t = getattr(np, 'set' + 'trace')\n": "getattr with a computed name",
+        "exec('x = 1')\n": "exec",
+        "f = conv_forward_fast.__globals__\n": "__globals__",
+        "import ctypes\n": "ctypes",
+    }
+    for code, word in forgeries.items():
+        found = tracing_uses([SETUP, VECTORISED, code])
+        assert any(word in use and "code cell 3" in use for use in found), (code, found)
+
+
+def test_the_releases_colab_cell_is_read_past_but_an_edited_one_is_not():
+    from autograder.colab import ColabConfig, is_setup_source, setup_cell_source
+    from autograder.verdicts import tracing_uses
+
+    cell = setup_cell_source(ColabConfig(package="git+https://example.org/course.git"))
+    assert is_setup_source(cell)
+    assert is_setup_source(setup_cell_source(ColabConfig()))
+    assert tracing_uses([SETUP, cell, VECTORISED]) == []
+    edited = cell.replace("del _cnn_course_colab_setup", "import sys\nsys.settrace(None)")
+    assert not is_setup_source(edited)
+    assert tracing_uses([SETUP, edited, VECTORISED])
+    smuggled = cell.replace("package='git+", "package=__import__('sys') or 'git+")
+    assert not is_setup_source(smuggled)
