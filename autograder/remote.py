@@ -812,6 +812,11 @@ def kernel_main(sock_fd: int, interrupt_fd: int) -> None:
         shutil.copytree(copy_from, os.getcwd(), dirs_exist_ok=True)
     sock = socket.socket(fileno=sock_fd)
     output_limit = int(os.environ.get("CNN_COURSE_OUTPUT_LIMIT", str(1 << 20)))
+    # The measurements are taken before any cell runs: a cell that replaces one in
+    # autograder.measure's table later does not change what the grader's requests run.
+    from autograder.measure import MEASUREMENTS
+
+    measurements = dict(MEASUREMENTS)
     shell = _make_shell()
     codec = Codec(_kernel_export_policy)
     busy = threading.Event()
@@ -879,9 +884,7 @@ def kernel_main(sock_fd: int, interrupt_fd: int) -> None:
 
             func = _rules.guard(func, str(options["guard"]))
         if options.get("measure") is not None:
-            from autograder.measure import MEASUREMENTS
-
-            measured, subject = MEASUREMENTS.get(str(options["measure"])), func
+            measured, subject = measurements.get(str(options["measure"])), func
             if measured is None:
                 raise ProtocolError(f"no measurement {options['measure']!r} here")
 
