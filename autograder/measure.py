@@ -25,6 +25,7 @@ cannot reach.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import zlib
 from collections.abc import Callable, Sequence
@@ -312,3 +313,323 @@ def _plain_value(value: Any) -> dict:
     if isinstance(value, (int, float, np.integer, np.floating)):
         return {"value": value.item() if isinstance(value, np.generic) else value}
     return {"value_type": type(value).__name__}
+
+
+# --- answers as words -------------------------------------------------------------------------
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    module = kind.__module__
+    return (
+        kind.__qualname__ if module == "builtins" else f"{module.split('.')[0]}.{kind.__qualname__}"
+    )
+
+
+def _describe_value(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return str(value.shape)
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, np.ndarray) for v in value):
+        return "[" + ", ".join(str(v.shape) for v in value) + "]"
+    if callable(value):
+        return getattr(value, "__name__", "a function")
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<a {type(value).__name__} whose repr fails>"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def describe(value: Any) -> str:
+    """What a value is, in the words of the checks' diagnoses (``_compare.describe_answer``):
+    ``one numpy.ndarray of shape (2, 3)``, ``a list ([1, 2])``, ``None (did you forget a
+    `return`?)``."""
+    if isinstance(value, np.ndarray):
+        return f"one numpy.ndarray of shape {value.shape}"
+    if isinstance(value, tuple):
+        inner = ", ".join(describe(v).removeprefix("one ") for v in value)
+        return f"a tuple of {len(value)} ({inner})"
+    if value is None:
+        return "None (did you forget a `return`?)"
+    return f"a {_type_name(value)} ({_describe_value(value)})"
+
+
+def _odd_answer(value: Any) -> dict:
+    """An answer that is not a plain real ndarray, or one of another shape: its description,
+    its type, and for an ndarray its dtype (and its shape when the dtype is real)."""
+    facts: dict[str, Any] = {"answer": describe(value), "type": _type_name(value)}
+    if type(value) is np.ndarray:
+        facts["dtype"] = str(value.dtype)
+        if value.dtype.kind in "biuf":
+            facts["shape"] = list(value.shape)
+    return facts
+
+
+def _real_array(value: Any) -> bool:
+    return type(value) is np.ndarray and value.dtype.kind in "biuf"
+
+
+# --- functions that draw from a NumPy generator -------------------------------------------------
+# A numpy Generator cannot cross to the student's kernel; a seed can. These measurements make
+# the generators where the student's function runs.
+
+
+@measurement
+def calls_with_one_generator(func: Callable, args: Sequence, seed: int, count: int) -> dict:
+    """``func(*args, rng)`` ``count`` times with ONE generator ``np.random.default_rng(seed)``
+    (fresh copies of ``args`` each time).
+
+    The report holds ``outputs``: the answers stacked as float64 (count, ...), as long as they
+    are real ndarrays of one shape. The first call that raises ends the calls with ``error``,
+    the first answer that is something else with ``odd`` (see ``_odd_answer``); either way
+    ``index`` is that call's number.
+    """
+    import copy
+
+    generator = np.random.default_rng(seed)
+    outputs: list[np.ndarray] = []
+    report: dict[str, Any] = {}
+    for index in range(int(count)):
+        try:
+            value = func(*copy.deepcopy(list(args)), generator)
+        except Exception as exc:
+            report.update(error=error_report(exc, "call"), index=index)
+            break
+        if not _real_array(value) or (outputs and value.shape != outputs[0].shape):
+            report.update(odd=_odd_answer(value), index=index)
+            break
+        outputs.append(np.array(value, dtype=np.float64, copy=True))
+    report["outputs"] = np.stack(outputs) if outputs else np.zeros((0,))
+    return report
+
+
+@measurement
+def calls_with_fresh_generators(func: Callable, calls: Sequence) -> dict:
+    """``func(*args, np.random.default_rng(seed))`` for each ``[args, seed]`` of ``calls``.
+
+    The report holds ``outputs``, the answers as float64 arrays, as long as they are real
+    ndarrays; the first call that raises ends the calls with ``error``, the first answer that
+    is not a real ndarray with ``odd`` (see ``_odd_answer``), and ``index`` is its number.
+    """
+    import copy
+
+    outputs: list[np.ndarray] = []
+    report: dict[str, Any] = {}
+    for index, (args, seed) in enumerate(calls):
+        try:
+            value = func(*copy.deepcopy(list(args)), np.random.default_rng(seed))
+        except Exception as exc:
+            report.update(error=error_report(exc, "call"), index=index)
+            break
+        if not _real_array(value):
+            report.update(odd=_odd_answer(value), index=index)
+            break
+        outputs.append(np.array(value, dtype=np.float64, copy=True))
+    report["outputs"] = outputs
+    return report
+
+
+# --- models with EfficientNet's layout ----------------------------------------------------------
+# A spec is plain data: ("small", blocks, width, head_width, classes) for a small network with
+# EfficientNet's attribute names, or ("lite0", classes) for EfficientNet-Lite0 (the package
+# efficientnet-lite-pytorch). The same spec gives the same model, weights included.
+
+
+@functools.cache
+def _lite_like() -> type:
+    import torch
+    from torch import nn
+
+    class LiteLike(nn.Module):
+        """A small network with EfficientNet's attribute layout (``_conv_stem``, ``_bn0``,
+        ``_blocks``, ``_conv_head``, ``_bn1``, ``_fc``)."""
+
+        def __init__(self, num_blocks: int, width: int, head_width: int, num_classes: int):
+            super().__init__()
+            self._conv_stem = nn.Conv2d(3, width, 3, stride=2, padding=1, bias=False)
+            self._bn0 = nn.BatchNorm2d(width)
+            self._blocks = nn.ModuleList(
+                nn.Sequential(
+                    nn.Conv2d(width, width, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(width),
+                    nn.ReLU6(),
+                )
+                for _ in range(num_blocks)
+            )
+            self._conv_head = nn.Conv2d(width, head_width, 1, bias=False)
+            self._bn1 = nn.BatchNorm2d(head_width)
+            self._avg_pooling = nn.AdaptiveAvgPool2d(1)
+            self._dropout = nn.Dropout(0.2)
+            self._fc = nn.Linear(head_width, num_classes)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = torch.relu(self._bn0(self._conv_stem(x)))
+            for block in self._blocks:
+                x = block(x)
+            x = torch.relu(self._bn1(self._conv_head(x)))
+            return self._fc(self._dropout(self._avg_pooling(x).flatten(1)))
+
+    LiteLike.__qualname__ = "LiteLike"
+    return LiteLike
+
+
+def build_spec(spec: Sequence):
+    """A fresh model from a spec (see above), built after ``torch.manual_seed(0)``."""
+    import torch
+
+    kind, *rest = spec
+    torch.manual_seed(0)
+    if kind == "lite0":
+        from efficientnet_lite_pytorch import EfficientNet
+
+        return EfficientNet.from_name("efficientnet-lite0", num_classes=int(rest[0]))
+    if kind == "small":
+        return _lite_like()(*(int(v) for v in rest))
+    raise ValueError(f"unknown model spec {kind!r}")
+
+
+def _returned(value: Any, model: Any) -> str:
+    """What a function that was handed ``model`` gave back: "same" (the model), "module"
+    (another nn.Module), "none" or "other"."""
+    from torch import nn
+
+    if value is model:
+        return "same"
+    if value is None:
+        return "none"
+    return "module" if isinstance(value, nn.Module) else "other"
+
+
+@measurement
+def head_replacement(func: Callable, spec: Sequence, num_classes: int) -> dict:
+    """``func(model, num_classes)`` on the model of ``spec``, and what it did to the model.
+
+    The report holds ``error``, or ``returned`` (see ``_returned``) and ``answer`` (the value's
+    description); for a returned nn.Module also ``head``, facts about its ``_fc`` (``linear``:
+    an nn.Linear?, ``answer``, ``old``: the model's original ``_fc``?, and for a Linear
+    ``in_features``, ``out_features``, ``bias``, ``requires_grad`` of each parameter), and
+    ``changed``: the names of its parameters that are new or differ from the model's before
+    the call, in order.
+    """
+    import torch
+    from torch import nn
+
+    model = build_spec(spec)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    old_head = model._fc
+    try:
+        value = func(model, num_classes)
+    except Exception as exc:
+        return {"error": error_report(exc, "call")}
+    report: dict[str, Any] = {"returned": _returned(value, model), "answer": describe(value)}
+    if not isinstance(value, nn.Module):
+        return report
+    try:
+        head = getattr(value, "_fc", None)
+        facts: dict[str, Any] = {
+            "linear": isinstance(head, nn.Linear),
+            "answer": describe(head),
+            "old": head is old_head,
+        }
+        if isinstance(head, nn.Linear):
+            facts.update(
+                in_features=int(head.in_features),
+                out_features=int(head.out_features),
+                bias=head.bias is not None,
+                requires_grad=[bool(p.requires_grad) for p in head.parameters()],
+            )
+        changed = []
+        for name, p in value.named_parameters():
+            old = before.get(name)
+            same = (
+                old is not None
+                and old.shape == p.shape
+                and old.dtype == p.dtype
+                and old.device == p.device
+                and bool(torch.equal(old, p.detach()))
+            )
+            if not same:
+                changed.append(name)
+    except Exception as exc:
+        return {"error": error_report(exc, "inspect")}
+    report.update(head=facts, changed=changed)
+    return report
+
+
+@measurement
+def trainable_after(func: Callable, spec: Sequence, num_blocks: int) -> dict:
+    """``func(model, num_blocks)`` on the model of ``spec``. The report holds ``error``, or
+    ``returned`` (see ``_returned``), ``answer`` (the value's description) and, for a returned
+    nn.Module, ``trainable``: the sorted names of its parameters that require grad."""
+    from torch import nn
+
+    model = build_spec(spec)
+    try:
+        value = func(model, num_blocks)
+    except Exception as exc:
+        return {"error": error_report(exc, "call")}
+    report: dict[str, Any] = {"returned": _returned(value, model), "answer": describe(value)}
+    if isinstance(value, nn.Module):
+        try:
+            report["trainable"] = sorted(
+                str(name) for name, p in value.named_parameters() if p.requires_grad
+            )
+        except Exception as exc:
+            return {"error": error_report(exc, "inspect")}
+    return report
+
+
+def _number_or_answer(value: Any) -> dict:
+    """``{"number": float(value)}`` when float() takes it, else ``{"answer": ...}``."""
+    if not isinstance(value, str):
+        try:
+            return {"number": float(value)}
+        except Exception:
+            pass
+    return {"answer": describe(value)}
+
+
+@measurement
+def optimizer_groups(
+    func: Callable, spec: Sequence, trainable: Sequence[str], lr: float, factor: float
+) -> dict:
+    """``func(model, lr, factor)`` on the model of ``spec`` whose parameters named in
+    ``trainable`` require grad (the others not), and the parameter groups it returned.
+
+    The report holds ``error``; or ``malformed`` (the value's description) when the value is
+    not a list or tuple of dicts; or ``groups``, one per dict: ``keys`` (as strings),
+    ``params`` (the name in ``model.named_parameters()`` of each item of its "params", None
+    for an item that is not one of the model's parameters; None when there is no "params",
+    with ``params_answer`` when "params" cannot be iterated) and ``values``: every other key's
+    value as ``{"number": ...}`` or ``{"answer": ...}``.
+    """
+    model = build_spec(spec)
+    wanted = set(trainable)
+    for name, p in model.named_parameters():
+        p.requires_grad = name in wanted
+    names = {id(p): name for name, p in model.named_parameters()}
+    try:
+        value = func(model, lr, factor)
+    except Exception as exc:
+        return {"error": error_report(exc, "call")}
+    if not isinstance(value, (list, tuple)) or not all(isinstance(g, dict) for g in value):
+        return {"malformed": describe(value)}
+    groups = []
+    for group in value:
+        entry: dict[str, Any] = {
+            "keys": [k if isinstance(k, str) else repr(k) for k in group],
+            "params": None,
+            "values": {},
+        }
+        for key, item in group.items():
+            if key == "params":
+                try:
+                    entry["params"] = [names.get(id(p)) for p in item]
+                except Exception:
+                    entry["params_answer"] = describe(item)
+            else:
+                entry["values"][key if isinstance(key, str) else repr(key)] = _number_or_answer(
+                    item
+                )
+        groups.append(entry)
+    return {"groups": groups}
