@@ -12,6 +12,13 @@ The transfer-learning exercises take an EfficientNet (attributes ``_conv_stem``,
 ``_blocks``, ``_conv_head``, ``_bn1``, ``_fc``). The checks run them on small stand-ins with
 that layout (built fresh for every case, so nothing needs the pretrained weights) and, when
 the package ``efficientnet-lite-pytorch`` is installed, on the EfficientNet-Lite0 architecture.
+
+A NumPy generator or a model cannot be handed to a student's function that runs in another
+process (``cnn-course autograde --isolation sandbox``), so the random functions and the
+transfer-learning functions are measured where the student's code runs (``autograder.measure``):
+the generators are made there from seeds, the models from specs (``build_spec``), and what
+comes back is plain data (the outputs; what the function did to the model, by parameter name).
+The expected values and the verdicts are computed here.
 """
 
 from __future__ import annotations
@@ -34,12 +41,13 @@ from autograder.checks._compare import (
     call_student,
     check_inputs_unchanged,
     compare_arrays,
-    describe_answer,
     diagnose,
     run_check,
     select_cases,
     tolerance_for,
 )
+from autograder.measure import build_spec, measure
+from autograder.remote import Remote, call_options
 from course_utils import augment as reference
 
 __all__ = [
@@ -78,10 +86,59 @@ def _guarded(name: str, impl: Callable, run: Callable[[Callable], CheckResult]) 
         raise AssertionError(str(banned)) from None
 
 
-def _call(func: Callable, name: str, case_name: str, *args: Any) -> Any:
-    """``call_student`` on these very objects (no copies: a generator must advance, a model
-    must be the one the check inspects afterwards)."""
-    return call_student(lambda: func(*args), Case(case_name), name).value
+def _measured(name: str, case_name: str, what: str, impl: Callable, *args: Any) -> dict:
+    """The report of the measurement ``what`` of the student's ``impl`` (where the student's
+    code runs, see ``autograder.measure``); what the student's code says on the side (warnings,
+    stderr) becomes a note, as with ``call_student``."""
+    return call_student(lambda: measure(what, impl, *args), Case(case_name), name).value
+
+
+def _guarded_measurements(
+    name: str, impl: Callable, run: Callable[[Callable[..., dict]], CheckResult]
+) -> CheckResult:
+    """``_guarded`` for a check that measures: refuse banned libraries, then ``run(measured)``
+    where ``measured(case_name, what, *args)`` is the report of the measurement ``what`` of
+    ``impl``, with the guard around every call of ``impl`` (in the student's kernel when
+    ``impl`` is a proxy of a function there)."""
+    _rules.refuse_banned(name, impl)
+
+    def measured(case_name: str, what: str, *args: Any) -> dict:
+        if isinstance(impl, Remote):
+            with call_options(guard=name):
+                return _measured(name, case_name, what, impl, *args)
+        return _measured(name, case_name, what, _rules.guard(impl, name), *args)
+
+    try:
+        return run(measured)
+    except _rules.BannedCall as banned:
+        raise AssertionError(str(banned)) from None
+
+
+def _raised(error: dict, name: str) -> CaseFailure:
+    """The diagnosis of an exception of the student's code (an ``error_report``), in the words
+    of ``call_student``."""
+    if error["type"] == "NotImplementedError":
+        return CaseFailure(
+            f"{name} raised NotImplementedError: it is not written yet. "
+            "Replace the `raise NotImplementedError()` line with your code."
+        )
+    return CaseFailure(
+        f"{name} raised {error['type']}: {error['message']}\n"
+        "  Run the function on these inputs yourself to see where it fails."
+    )
+
+
+def _odd_failure(odd: dict, name: str, what: str) -> CaseFailure:
+    """The diagnosis of an answer that is not a real ndarray, in the words of
+    ``as_float64_array`` (``odd`` as ``autograder.measure`` reports it)."""
+    if "dtype" in odd and "shape" not in odd:
+        return CaseFailure(f"{what} must hold real numbers; its dtype is {odd['dtype']}.")
+    extra = ""
+    if odd["type"].startswith("torch."):
+        extra = " Convert with .detach().cpu().numpy(), or better, use NumPy throughout."
+    return CaseFailure(
+        f"{name} must return {what} as a numpy.ndarray; it returned {odd['answer']}.{extra}"
+    )
 
 
 def _display_name(impl: Callable, default: str) -> str:
@@ -158,15 +215,13 @@ def check_random_flip(random_flip: Callable, cases: str = "public") -> CheckResu
     reproducible with the same seed."""
     name = _display_name(random_flip, "random_flip")
 
-    def run(impl: Callable) -> CheckResult:
+    def run(measured: Callable[..., dict]) -> CheckResult:
         def evaluate(case: Case) -> None:
             x, seed = case.fresh()[0]
             mirror = x[:, :, ::-1]
+            report = measured(case.name, "calls_with_one_generator", [x], seed, FLIP_DRAWS)
             draws = []
-            generator = np.random.default_rng(seed)
-            for _ in range(FLIP_DRAWS):
-                value = _call(impl, name, case.name, x.copy(), generator)
-                out = as_float64_array(value, name, "out")
+            for out in report["outputs"]:
                 if out.shape != x.shape:
                     raise CaseFailure(f"out has shape {out.shape}, expected {x.shape} (C, H, W).")
                 if np.array_equal(out, x):
@@ -184,6 +239,15 @@ def check_random_flip(random_flip: Callable, cases: str = "public") -> CheckResu
                         "out is neither x nor its mirror x[:, :, ::-1]; random_flip must not "
                         "change any pixel value."
                     )
+            if "error" in report:
+                raise _raised(report["error"], name)
+            if "odd" in report:
+                odd = report["odd"]
+                if "shape" in odd:
+                    raise CaseFailure(
+                        f"out has shape {tuple(odd['shape'])}, expected {x.shape} (C, H, W)."
+                    )
+                raise _odd_failure(odd, name, "out")
             flips = sum(draws)
             if flips == 0 or flips == FLIP_DRAWS:
                 verb = "never" if flips == 0 else "always"
@@ -197,11 +261,13 @@ def check_random_flip(random_flip: Callable, cases: str = "public") -> CheckResu
                     f"in {FLIP_DRAWS} calls your function flipped {flips} times; a probability "
                     f"of 1/2 gives between {int(0.4 * FLIP_DRAWS)} and {int(0.6 * FLIP_DRAWS)}."
                 )
-            generator = np.random.default_rng(seed)
-            again = []
-            for _ in range(50):
-                out = _call(impl, name, case.name, x.copy(), generator)
-                again.append(bool(np.array_equal(np.asarray(out), mirror)))
+            repeat = measured(case.name, "calls_with_one_generator", [x], seed, 50)
+            if "error" in repeat:
+                raise _raised(repeat["error"], name)
+            again = [
+                bool(out.shape == mirror.shape and np.array_equal(out, mirror))
+                for out in repeat["outputs"]
+            ]
             if again != draws[:50]:
                 raise CaseFailure(
                     "the same seed gave different flips.\n  Hint: draw from the rng you are "
@@ -213,7 +279,7 @@ def check_random_flip(random_flip: Callable, cases: str = "public") -> CheckResu
         chosen = select_cases(cases, _flip_cases, _hidden_flip_cases, name)
         return run_check(name, chosen, evaluate, kind=cases, arg_names=("x", "seed"))
 
-    return _guarded(name, random_flip, run)
+    return _guarded_measurements(name, random_flip, run)
 
 
 # --- translate -----------------------------------------------------------------------------------
@@ -523,14 +589,27 @@ def check_elastic_field(elastic_field: Callable, cases: str = "public") -> Check
     proportional to alpha, smooth, and as strong as the reference field on average."""
     name = _display_name(elastic_field, "elastic_field")
 
-    def run(impl: Callable) -> CheckResult:
-        def field(shape, alpha, sigma, seed) -> np.ndarray:
-            case = Case(name, (shape, alpha, sigma, np.random.default_rng(seed)))
-            return as_float64_array(call_student(impl, case, name).value, name, "field")
-
+    def run(measured: Callable[..., dict]) -> CheckResult:
         def evaluate(case: Case) -> None:
             shape, alpha, sigma = case.fresh()[0]
-            first = field(shape, alpha, sigma, 0)
+            # The calls, in the order they are judged: seed 0 twice (reproducible?), 2 alpha
+            # with seed 0 (proportional?), then seeds 0, 1, ... (strength on average).
+            calls = [
+                [[shape, alpha, sigma], 0],
+                [[shape, alpha, sigma], 0],
+                [[shape, 2 * alpha, sigma], 0],
+            ] + [[[shape, alpha, sigma], s] for s in range(ELASTIC_SEEDS)]
+            report = measured(case.name, "calls_with_fresh_generators", calls)
+            outputs = list(report["outputs"])
+
+            def field(index: int) -> np.ndarray:
+                if index < len(outputs):
+                    return outputs[index]
+                if "error" in report:
+                    raise _raised(report["error"], name)
+                raise _odd_failure(report["odd"], name, "field")
+
+            first = field(0)
             if first.shape != (2, *shape):
                 raise CaseFailure(
                     f"field has shape {first.shape}, expected {(2, *shape)}: (dy, dx) for every "
@@ -538,12 +617,12 @@ def check_elastic_field(elastic_field: Callable, cases: str = "public") -> Check
                 )
             if not np.all(np.isfinite(first)):
                 raise CaseFailure("field holds non-finite values (nan or inf).")
-            if not np.array_equal(first, field(shape, alpha, sigma, 0)):
+            if not np.array_equal(first, field(1)):
                 raise CaseFailure(
                     "the same seed gave a different field.\n  Hint: draw from the rng you are "
                     "given (rng.uniform), not from np.random, so the deformation can be repeated."
                 )
-            double = field(shape, 2 * alpha, sigma, 0)
+            double = field(2)
             if not np.allclose(double, 2 * first, rtol=1e-6, atol=1e-9):
                 raise CaseFailure(
                     "doubling alpha did not double the field (same seed): the field must be "
@@ -558,7 +637,7 @@ def check_elastic_field(elastic_field: Callable, cases: str = "public") -> Check
                     "kernel along the rows and along the columns; raw noise tears the image "
                     "apart instead of bending it."
                 )
-            got = np.mean([field(shape, alpha, sigma, s).std() for s in range(ELASTIC_SEEDS)])
+            got = np.mean([field(3 + s).std() for s in range(ELASTIC_SEEDS)])
             expected = np.mean(
                 [
                     reference.elastic_field(shape, alpha, sigma, np.random.default_rng(s))
@@ -586,7 +665,7 @@ def check_elastic_field(elastic_field: Callable, cases: str = "public") -> Check
         chosen = select_cases(cases, _elastic_cases, _hidden_elastic_cases, name)
         return run_check(name, chosen, evaluate, kind=cases, arg_names=("shape", "alpha", "sigma"))
 
-    return _guarded(name, elastic_field, run)
+    return _guarded_measurements(name, elastic_field, run)
 
 
 # --- adjust_intensity ----------------------------------------------------------------------------
@@ -668,51 +747,12 @@ def check_adjust_intensity(adjust_intensity: Callable, cases: str = "public") ->
 # --- transfer learning: models with the EfficientNet layout --------------------------------------
 
 
-class _LiteLike(nn.Module):
-    """A small network with EfficientNet's attribute layout (a stand-in for the checks)."""
-
-    def __init__(self, num_blocks: int, width: int, head_width: int, num_classes: int):
-        super().__init__()
-        self._conv_stem = nn.Conv2d(3, width, 3, stride=2, padding=1, bias=False)
-        self._bn0 = nn.BatchNorm2d(width)
-        self._blocks = nn.ModuleList(
-            nn.Sequential(
-                nn.Conv2d(width, width, 3, padding=1, bias=False),
-                nn.BatchNorm2d(width),
-                nn.ReLU6(),
-            )
-            for _ in range(num_blocks)
-        )
-        self._conv_head = nn.Conv2d(width, head_width, 1, bias=False)
-        self._bn1 = nn.BatchNorm2d(head_width)
-        self._avg_pooling = nn.AdaptiveAvgPool2d(1)
-        self._dropout = nn.Dropout(0.2)
-        self._fc = nn.Linear(head_width, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.relu(self._bn0(self._conv_stem(x)))
-        for block in self._blocks:
-            x = block(x)
-        x = torch.relu(self._bn1(self._conv_head(x)))
-        return self._fc(self._dropout(self._avg_pooling(x).flatten(1)))
-
-
 def _lite0_available() -> bool:
     try:
         import efficientnet_lite_pytorch  # noqa: F401
     except ImportError:
         return False
     return True
-
-
-def _build(spec: tuple) -> nn.Module:
-    """A fresh model from a spec: ("lite0", num_classes) or ("small", blocks, width, head, classes)."""
-    torch.manual_seed(0)
-    if spec[0] == "lite0":
-        from efficientnet_lite_pytorch import EfficientNet
-
-        return EfficientNet.from_name("efficientnet-lite0", num_classes=spec[1])
-    return _LiteLike(*spec[1:])
 
 
 def _describe_spec(spec: tuple) -> str:
@@ -733,16 +773,15 @@ def _model_specs(rng: np.random.Generator | None) -> list[tuple]:
     ]
 
 
-def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: p.detach().clone() for name, p in model.named_parameters()}
-
-
-def _returned_model(value: Any, model: nn.Module, name: str) -> nn.Module:
-    if value is None:
+def _returned_model(report: dict, name: str) -> None:
+    """Fail unless the student's function (measured by ``autograder.measure``) returned an
+    nn.Module; a report with an error fails with the error."""
+    if "error" in report:
+        raise _raised(report["error"], name)
+    if report["returned"] == "none":
         raise CaseFailure(f"{name} returned None; return the model (`return model`).")
-    if not isinstance(value, nn.Module):
-        raise CaseFailure(f"{name} must return the model; it returned {describe_answer(value)}.")
-    return value
+    if report["returned"] == "other":
+        raise CaseFailure(f"{name} must return the model; it returned {report['answer']}.")
 
 
 # --- replace_head --------------------------------------------------------------------------------
@@ -769,42 +808,39 @@ def check_replace_head(replace_head: Callable, cases: str = "public") -> CheckRe
 
     def evaluate(case: Case) -> None:
         spec, num_classes = case.args
-        model = _build(spec)
-        before = _snapshot(model)
-        old_head = model._fc
-        in_features = old_head.in_features
-        value = _call(replace_head, name, case.name, model, num_classes)
-        model = _returned_model(value, model, name)
-        head = getattr(model, "_fc", None)
-        if not isinstance(head, nn.Linear):
+        in_features = build_spec(spec)._fc.in_features
+        report = _measured(
+            name, case.name, "head_replacement", replace_head, list(spec), num_classes
+        )
+        _returned_model(report, name)
+        head = report["head"]
+        if not head["linear"]:
             raise CaseFailure(
-                f"model._fc is {describe_answer(head)}, expected an nn.Linear. Assign the new "
+                f"model._fc is {head['answer']}, expected an nn.Linear. Assign the new "
                 "layer to model._fc: the network's forward calls self._fc."
             )
-        if head is old_head:
+        if head["old"]:
             raise CaseFailure(
                 "model._fc is still the ImageNet classifier: create a NEW nn.Linear and assign "
                 "it to model._fc."
             )
-        if head.in_features != in_features:
+        if head["in_features"] != in_features:
             raise CaseFailure(
-                f"the new head takes {head.in_features} inputs, but the features that reach it "
-                f"have {in_features} (old head's in_features).\n  Hint: use "
+                f"the new head takes {head['in_features']} inputs, but the features that reach "
+                f"it have {in_features} (old head's in_features).\n  Hint: use "
                 "model._fc.in_features, not a number you typed."
             )
-        if head.out_features != num_classes:
+        if head["out_features"] != num_classes:
             raise CaseFailure(
-                f"the new head gives {head.out_features} scores, expected num_classes = "
+                f"the new head gives {head['out_features']} scores, expected num_classes = "
                 f"{num_classes}."
             )
-        if head.bias is None:
+        if not head["bias"]:
             raise CaseFailure("the new head has no bias; keep nn.Linear's default bias=True.")
-        if not all(p.requires_grad for p in head.parameters()):
+        if not all(head["requires_grad"]):
             raise CaseFailure("the new head's parameters must be trainable (requires_grad True).")
-        for param_name, p in model.named_parameters():
-            if param_name.startswith("_fc."):
-                continue
-            if param_name not in before or not torch.equal(before[param_name], p.detach()):
+        for param_name in report["changed"]:
+            if not param_name.startswith("_fc."):
                 raise CaseFailure(
                     f"the parameter {param_name} changed or is new; replace only model._fc."
                 )
@@ -918,22 +954,22 @@ def check_set_trainable(set_trainable: Callable, cases: str = "public") -> Check
 
     def evaluate(case: Case) -> None:
         spec, num_blocks = case.args
-        model = _build(spec)
+        model = build_spec(spec)
+        report = _measured(
+            name, case.name, "trainable_after", set_trainable, list(spec), num_blocks
+        )
         if not 0 <= num_blocks <= len(model._blocks):
-            try:
-                value = _call(set_trainable, name, case.name, model, num_blocks)
-            except CaseFailure as failure:
-                if isinstance(failure.__cause__, ValueError):
+            error = report.get("error")
+            if error is not None:
+                if error["stage"] == "call" and "ValueError" in error["types"]:
                     return None
-                raise
+                raise _raised(error, name)
             raise CaseFailure(
-                f"returned {describe_answer(value)}, but num_blocks = {num_blocks} is outside "
+                f"returned {report['answer']}, but num_blocks = {num_blocks} is outside "
                 f"0..{len(model._blocks)}: raise ValueError saying so."
             )
-        model = _returned_model(
-            _call(set_trainable, name, case.name, model, num_blocks), model, name
-        )
-        got = {n for n, p in model.named_parameters() if p.requires_grad}
+        _returned_model(report, name)
+        got = set(report["trainable"])
         expected = _expected_trainable(model, num_blocks)
         if got == expected:
             return None
@@ -949,7 +985,7 @@ def check_set_trainable(set_trainable: Callable, cases: str = "public") -> Check
         body = "which parameters require grad is wrong;\n  " + "\n  ".join(lines)
         for mistake in _TRAINABLE_MISTAKES:
             try:
-                predicted = mistake.predict(_build(spec), num_blocks)
+                predicted = mistake.predict(build_spec(spec), num_blocks)
             except NotApplicable:
                 continue
             if predicted == got:
@@ -995,15 +1031,6 @@ def _hidden_groups_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _prepared(spec: tuple, num_blocks: int) -> nn.Module:
-    model = _build(spec)
-    for p in model.parameters():
-        p.requires_grad = False
-    for n, p in model.named_parameters():
-        p.requires_grad = n in _expected_trainable(model, num_blocks)
-    return model
-
-
 def check_param_groups(param_groups: Callable, cases: str = "public") -> CheckResult:
     """Check ``param_groups(model, lr, backbone_factor=0.1)``: [head at lr, the other trainable
     parameters at lr * backbone_factor], frozen ones left out, each parameter once."""
@@ -1011,27 +1038,46 @@ def check_param_groups(param_groups: Callable, cases: str = "public") -> CheckRe
 
     def evaluate(case: Case) -> None:
         spec, num_blocks, lr, factor = case.args
-        model = _prepared(spec, num_blocks)
-        names = {id(p): n for n, p in model.named_parameters()}
-        value = _call(param_groups, name, case.name, model, lr, factor)
-        if not isinstance(value, (list, tuple)) or not all(isinstance(g, dict) for g in value):
+        model = build_spec(spec)
+        trainable = _expected_trainable(model, num_blocks)
+        names = [n for n, _ in model.named_parameters()]
+        report = _measured(
+            name,
+            case.name,
+            "optimizer_groups",
+            param_groups,
+            list(spec),
+            [n for n in names if n in trainable],
+            lr,
+            factor,
+        )
+        if "error" in report:
+            raise _raised(report["error"], name)
+        if "malformed" in report:
             raise CaseFailure(
                 f"{name} must return a list of dicts with keys 'params' and 'lr'; it returned "
-                f"{describe_answer(value)}."
+                f"{report['malformed']}."
             )
-        if len(value) != 2:
-            raise CaseFailure(f"expected 2 groups (head, backbone), got {len(value)}.")
-        for index, group in enumerate(value):
-            if set(group) - {"params", "lr"} or "params" not in group or "lr" not in group:
+        groups = report["groups"]
+        if len(groups) != 2:
+            raise CaseFailure(f"expected 2 groups (head, backbone), got {len(groups)}.")
+        for index, group in enumerate(groups):
+            keys = group["keys"]
+            if set(keys) - {"params", "lr"} or "params" not in keys or "lr" not in keys:
                 raise CaseFailure(
-                    f"group {index} has keys {sorted(group)}; each group needs exactly 'params' "
+                    f"group {index} has keys {sorted(keys)}; each group needs exactly 'params' "
                     "and 'lr'."
                 )
-        head_group, backbone_group = ([names.get(id(p), "?") for p in g["params"]] for g in value)
-        expected_head = [n for n in names.values() if n.startswith("_fc.")]
-        expected_backbone = [
-            n for n, p in model.named_parameters() if p.requires_grad and not n.startswith("_fc.")
-        ]
+            if group["params"] is None:
+                raise CaseFailure(
+                    f"group {index}'s 'params' must be a list of the model's parameters; it is "
+                    f"{group.get('params_answer', 'missing')}."
+                )
+        head_group, backbone_group = (
+            ["?" if n is None else n for n in group["params"]] for group in groups
+        )
+        expected_head = [n for n in names if n.startswith("_fc.")]
+        expected_backbone = [n for n in names if n in trainable and not n.startswith("_fc.")]
         everything = head_group + backbone_group
         if "?" in everything:
             raise CaseFailure("a group holds something that is not a parameter of the model.")
@@ -1065,7 +1111,15 @@ def check_param_groups(param_groups: Callable, cases: str = "public") -> CheckRe
                 f"the backbone group misses {len(missing)} trainable parameter(s): "
                 f"{_names(missing)}."
             )
-        head_lr, backbone_lr = (float(g["lr"]) for g in value)
+        rates = []
+        for index, group in enumerate(groups):
+            rate = group["values"]["lr"]
+            if "number" not in rate:
+                raise CaseFailure(
+                    f"the 'lr' of group {index} is {rate['answer']}; a learning rate is a number."
+                )
+            rates.append(rate["number"])
+        head_lr, backbone_lr = rates
         if not np.isclose(head_lr, lr, rtol=1e-12) or not np.isclose(
             backbone_lr, lr * factor, rtol=1e-12
         ):
