@@ -1,6 +1,8 @@
 """The checks of notebook 06 pass the notebook's solutions and fail every known mistake, naming it."""
 
+import numpy as np
 import pytest
+import torch
 
 from autograder.checks import (
     check_adjust_intensity,
@@ -42,47 +44,47 @@ def test_check_passes_the_notebook_solution(solutions, name, kind, capsys):
     assert f"{name}: {result.total}/{result.total} {kind} cases pass" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(
-    "check, impl, mistake",
-    [
-        (check_random_flip, wrong.random_flip_vertical, "flipped the rows"),
-        (check_random_flip, wrong.random_flip_always, "always flipped"),
-        (check_random_flip, wrong.random_flip_global_random, "draw from the rng you are given"),
-        (check_random_flip, wrong.random_flip_changes_values, "must not change any pixel"),
-        (check_translate, wrong.translate_rolls, "wraps around"),
-        (check_translate, wrong.translate_swapped, "swapped dy and dx"),
-        (check_translate, wrong.translate_reversed, "the other way"),
-        (check_bilinear_sample, wrong.bilinear_sample_swapped, "swapped ys and xs"),
-        (check_bilinear_sample, wrong.bilinear_sample_nearest, "nearest pixel"),
-        (check_bilinear_sample, wrong.bilinear_sample_clamped, "counts as 0"),
-        (check_rotate_scale, wrong.rotate_scale_clockwise, "clockwise"),
-        (check_rotate_scale, wrong.rotate_scale_multiplies_scale, "multiplied by scale"),
-        (check_rotate_scale, wrong.rotate_scale_about_corner, "top-left corner"),
-        (check_rotate_scale, wrong.rotate_scale_degrees_as_radians, "np.deg2rad"),
-        (check_elastic_field, wrong.elastic_field_not_smoothed, "smooth the noise"),
-        (check_elastic_field, wrong.elastic_field_unnormalised_kernel, "by its sum"),
-        (check_elastic_field, wrong.elastic_field_global_random, "draw from the rng"),
-        (check_elastic_field, wrong.elastic_field_alpha_ignored, "doubling alpha"),
-        (check_elastic_field, wrong.elastic_field_one_map, r"shape \(32, 32\), expected"),
-        (check_adjust_intensity, wrong.adjust_intensity_about_zero, "about the mean"),
-        (check_adjust_intensity, wrong.adjust_intensity_unclipped, "clip the result"),
-        (check_adjust_intensity, wrong.adjust_intensity_channel_mean, "one mean per channel"),
-        (check_replace_head, wrong.replace_head_no_return, "return the model"),
-        (check_replace_head, wrong.replace_head_hard_coded_features, "model._fc.in_features"),
-        (check_replace_head, wrong.replace_head_frozen, "must be trainable"),
-        (check_replace_head, wrong.replace_head_appends_layer, "expected an nn.Linear"),
-        (check_set_trainable, wrong.set_trainable_first_blocks, "FIRST num_blocks"),
-        (check_set_trainable, wrong.set_trainable_forgets_top_layers, "_conv_head and"),
-        (check_set_trainable, wrong.set_trainable_head_frozen, "always learn"),
-        (check_set_trainable, wrong.set_trainable_off_by_one, "off-by-one"),
-        (check_set_trainable, wrong.set_trainable_never_freezes, "nothing is frozen"),
-        (check_set_trainable, wrong.set_trainable_no_range_check, "raise ValueError"),
-        (check_param_groups, wrong.param_groups_lr_swapped, "learning rates are swapped"),
-        (check_param_groups, wrong.param_groups_includes_frozen, "frozen parameter"),
-        (check_param_groups, wrong.param_groups_head_twice, "more than one group"),
-        (check_param_groups, wrong.param_groups_generators, "list of dicts"),
-    ],
-)
+WRONG = [
+    (check_random_flip, wrong.random_flip_vertical, "flipped the rows"),
+    (check_random_flip, wrong.random_flip_always, "always flipped"),
+    (check_random_flip, wrong.random_flip_global_random, "draw from the rng you are given"),
+    (check_random_flip, wrong.random_flip_changes_values, "must not change any pixel"),
+    (check_translate, wrong.translate_rolls, "wraps around"),
+    (check_translate, wrong.translate_swapped, "swapped dy and dx"),
+    (check_translate, wrong.translate_reversed, "the other way"),
+    (check_bilinear_sample, wrong.bilinear_sample_swapped, "swapped ys and xs"),
+    (check_bilinear_sample, wrong.bilinear_sample_nearest, "nearest pixel"),
+    (check_bilinear_sample, wrong.bilinear_sample_clamped, "counts as 0"),
+    (check_rotate_scale, wrong.rotate_scale_clockwise, "clockwise"),
+    (check_rotate_scale, wrong.rotate_scale_multiplies_scale, "multiplied by scale"),
+    (check_rotate_scale, wrong.rotate_scale_about_corner, "top-left corner"),
+    (check_rotate_scale, wrong.rotate_scale_degrees_as_radians, "np.deg2rad"),
+    (check_elastic_field, wrong.elastic_field_not_smoothed, "smooth the noise"),
+    (check_elastic_field, wrong.elastic_field_unnormalised_kernel, "by its sum"),
+    (check_elastic_field, wrong.elastic_field_global_random, "draw from the rng"),
+    (check_elastic_field, wrong.elastic_field_alpha_ignored, "doubling alpha"),
+    (check_elastic_field, wrong.elastic_field_one_map, r"shape \(32, 32\), expected"),
+    (check_adjust_intensity, wrong.adjust_intensity_about_zero, "about the mean"),
+    (check_adjust_intensity, wrong.adjust_intensity_unclipped, "clip the result"),
+    (check_adjust_intensity, wrong.adjust_intensity_channel_mean, "one mean per channel"),
+    (check_replace_head, wrong.replace_head_no_return, "return the model"),
+    (check_replace_head, wrong.replace_head_hard_coded_features, "model._fc.in_features"),
+    (check_replace_head, wrong.replace_head_frozen, "must be trainable"),
+    (check_replace_head, wrong.replace_head_appends_layer, "expected an nn.Linear"),
+    (check_set_trainable, wrong.set_trainable_first_blocks, "FIRST num_blocks"),
+    (check_set_trainable, wrong.set_trainable_forgets_top_layers, "_conv_head and"),
+    (check_set_trainable, wrong.set_trainable_head_frozen, "always learn"),
+    (check_set_trainable, wrong.set_trainable_off_by_one, "off-by-one"),
+    (check_set_trainable, wrong.set_trainable_never_freezes, "nothing is frozen"),
+    (check_set_trainable, wrong.set_trainable_no_range_check, "raise ValueError"),
+    (check_param_groups, wrong.param_groups_lr_swapped, "learning rates are swapped"),
+    (check_param_groups, wrong.param_groups_includes_frozen, "frozen parameter"),
+    (check_param_groups, wrong.param_groups_head_twice, "more than one group"),
+    (check_param_groups, wrong.param_groups_generators, "list of dicts"),
+]
+
+
+@pytest.mark.parametrize("check, impl, mistake", WRONG)
 def test_check_fails_a_wrong_implementation_and_names_the_mistake(check, impl, mistake):
     with pytest.raises(AssertionError, match=mistake):
         check(impl)
@@ -104,3 +106,236 @@ def test_a_stub_fails_with_not_written_yet():
 
     with pytest.raises(AssertionError, match="not written yet"):
         check_set_trainable(set_trainable)
+
+
+def test_the_guard_refuses_torch_that_only_shows_when_the_function_runs():
+    # No global or attribute the static reading could see names torch: the guard, around
+    # every call the measurement makes, stops it.
+    import sys
+
+    def random_flip(x, rng):
+        library = sys.modules["tor" + "ch"]
+        if rng.random() < 0.5:
+            return getattr(library, "fl" + "ip")(library.from_numpy(x.copy()), (2,)).numpy()
+        return x.copy()
+
+    def elastic_field(shape, alpha, sigma, rng):
+        library = sys.modules["tor" + "ch"]
+        noise = rng.uniform(-1.0, 1.0, size=(2, *shape))
+        return alpha * getattr(library, "ze" + "ros")(2, *shape).numpy() + noise
+
+    with pytest.raises(AssertionError, match="your code called torch"):
+        check_random_flip(random_flip)
+    with pytest.raises(AssertionError, match="your code called torch"):
+        check_elastic_field(elastic_field)
+
+
+# --- the measurements' reports cross the wire to the grader: plain data only --------------------
+
+
+def _assert_plain(value, where="report"):
+    """Fail unless ``value`` is dict (str keys) / list / str / int / float / bool / None /
+    real numeric np.ndarray, recursively."""
+    if value is None or type(value) in (str, int, float, bool):
+        return
+    if type(value) is np.ndarray:
+        assert value.dtype.kind in "biuf", f"{where} is an array of dtype {value.dtype}"
+        return
+    if type(value) is list:
+        for index, item in enumerate(value):
+            _assert_plain(item, f"{where}[{index}]")
+        return
+    if type(value) is dict:
+        for key, item in value.items():
+            assert type(key) is str, f"{where} has the key {key!r}, not a str"
+            _assert_plain(item, f"{where}[{key!r}]")
+        return
+    raise AssertionError(f"{where} is a {type(value).__qualname__}, not plain data")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [(1, 2), {"a": [np.random.default_rng(0)]}, {1: "a"}, np.array(["a"]), np.float64(1.0)],
+    ids=["tuple", "generator", "int key", "str array", "numpy scalar"],
+)
+def test_assert_plain_refuses_what_cannot_cross(value):
+    with pytest.raises(AssertionError):
+        _assert_plain(value)
+
+
+def _raises(*args, **kwargs):
+    raise RuntimeError("no")
+
+
+def _stub(*args, **kwargs):
+    raise NotImplementedError()
+
+
+def test_calls_with_one_generator_reports_plain_data(solutions):
+    from autograder.measure import measure
+
+    x = np.random.default_rng(1).random((3, 4, 5))
+    report = measure("calls_with_one_generator", solutions.random_flip, [x], 7, 20)
+    _assert_plain(report)
+    assert report["outputs"].shape == (20, 3, 4, 5) and set(report) == {"outputs"}
+    for odd in (lambda x, rng: [1.0], lambda x, rng: x.astype(complex), _raises):
+        report = measure("calls_with_one_generator", odd, [x], 7, 20)
+        _assert_plain(report)
+        assert report["index"] == 0 and ("odd" in report or "error" in report)
+    shapes = iter([(3, 4, 5), (3, 5, 4)])
+    report = measure("calls_with_one_generator", lambda x, rng: np.zeros(next(shapes)), [x], 0, 2)
+    _assert_plain(report)
+    assert report["index"] == 1 and report["odd"]["shape"] == [3, 5, 4]
+
+
+def test_calls_with_fresh_generators_reports_plain_data(solutions):
+    import torch
+
+    from autograder.measure import measure
+
+    calls = [[[(8, 9), 2.0, 2.0], 0], [[(8, 9), 4.0, 2.0], 1]]
+    report = measure("calls_with_fresh_generators", solutions.elastic_field, calls)
+    _assert_plain(report)
+    assert [o.shape for o in report["outputs"]] == [(2, 8, 9)] * 2
+    tensor = measure("calls_with_fresh_generators", lambda *a: torch.zeros(2), calls)
+    stub = measure("calls_with_fresh_generators", _stub, calls)
+    for report in (tensor, stub):
+        _assert_plain(report)
+    assert tensor["odd"]["type"] == "torch.Tensor"
+    assert stub["error"]["type"] == "NotImplementedError"
+
+
+SMALL = ["small", 3, 4, 6, 1000]
+
+
+def test_head_replacement_reports_plain_data(solutions):
+    from autograder.measure import measure
+
+    report = measure("head_replacement", solutions.replace_head, SMALL, 5)
+    _assert_plain(report)
+    assert report["returned"] == "same"
+    head = report["head"]
+    assert head["linear"] and not head["old"]
+    assert (head["in_features"], head["out_features"], head["bias"]) == (6, 5, True)
+    assert sorted(report["changed"]) == ["_fc.bias", "_fc.weight"]
+    for impl in (wrong.replace_head_no_return, wrong.replace_head_appends_layer, _raises):
+        _assert_plain(measure("head_replacement", impl, SMALL, 5))
+
+
+def test_trainable_after_reports_plain_data(solutions):
+    from autograder.measure import measure
+
+    report = measure("trainable_after", solutions.set_trainable, SMALL, 1)
+    _assert_plain(report)
+    assert report["trainable"] == sorted(
+        ["_fc.weight", "_fc.bias", "_conv_head.weight", "_bn1.weight", "_bn1.bias"]
+        + ["_blocks.2.0.weight", "_blocks.2.1.weight", "_blocks.2.1.bias"]
+    )
+    error = measure("trainable_after", solutions.set_trainable, SMALL, 9)
+    _assert_plain(error)
+    assert "ValueError" in error["error"]["types"]
+    _assert_plain(measure("trainable_after", lambda model, k: 3, SMALL, 1))
+
+
+def test_optimizer_groups_reports_plain_data(solutions):
+    from autograder.measure import measure
+
+    trainable = ["_fc.weight", "_fc.bias", "_bn1.weight"]
+    report = measure("optimizer_groups", solutions.param_groups, SMALL, trainable, 0.1, 0.5)
+    _assert_plain(report)
+    assert [g["params"] for g in report["groups"]] == [["_fc.weight", "_fc.bias"], ["_bn1.weight"]]
+    assert [g["values"]["lr"] for g in report["groups"]] == [{"number": 0.1}, {"number": 0.05}]
+
+    def odd_groups(model, lr, backbone_factor=0.1):
+        stranger = torch.nn.Parameter(torch.zeros(1))
+        return [{"params": [stranger, model._fc.bias], 1: "x"}, {"params": 3, "lr": "fast"}]
+
+    report = measure("optimizer_groups", odd_groups, SMALL, trainable, 0.1, 0.5)
+    _assert_plain(report)
+    first, second = report["groups"]
+    assert first["params"] == [None, "_fc.bias"] and first["keys"] == ["params", "1"]
+    assert second["params"] is None and second["params_answer"] == "a int (3)"
+    assert second["values"]["lr"] == {"answer": "a str ('fast')"}
+    for impl in (wrong.param_groups_generators, _raises):
+        _assert_plain(measure("optimizer_groups", impl, SMALL, trainable, 0.1, 0.5))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        3,
+        2.5,
+        "text",
+        [1, 2],
+        np.zeros((2, 3)),
+        (np.zeros(2), 4),
+        len,
+        "x" * 200,
+        torch.zeros(2),
+        torch.nn.Linear(2, 3),
+    ],
+)
+def test_measure_describes_an_answer_as_the_checks_do(value):
+    from autograder.checks._compare import describe_answer
+    from autograder.measure import describe
+
+    assert describe(value) == describe_answer(value)
+
+
+# --- through a kernel: the student's functions are proxies, the measurements run there ---------
+
+MEASURED = [check_random_flip, check_elastic_field, check_replace_head]
+MEASURED += [check_set_trainable, check_param_groups]
+
+
+@pytest.mark.slow
+def test_through_a_kernel_the_measured_checks_pass_the_solutions_and_name_each_mistake(tmp_path):
+    import inspect
+    from pathlib import Path
+
+    import nbformat
+
+    from autograder.sandbox import Limits
+    from autograder.verdicts import grade_notebook
+    from tests.solutions import NOTEBOOKS, _is_solution_cell
+
+    source = nbformat.read(NOTEBOOKS / "06_training_and_transfer.ipynb", as_version=4)
+    solutions = "\n\n".join(c.source for c in source.cells if _is_solution_cell(c))
+    mistakes = [
+        (check.__name__, impl.__name__, mistake)
+        for check, impl, mistake in WRONG
+        if check in MEASURED
+    ]
+    imports = nbformat.v4.new_code_cell("import random\nimport numpy as np\nimport torch\n")
+    imports.metadata["nbgrader"] = {"locked": True, "grade_id": "imports"}
+    wrong_source = Path(inspect.getfile(wrong)).read_text().split('"""', 2)[2]
+    tests = [
+        f"from autograder.checks import {check.__name__}\n"
+        f"{check.__name__}({check.__name__.removeprefix('check_')})\n"
+        f"{check.__name__}({check.__name__.removeprefix('check_')}, cases='hidden')\n"
+        for check in MEASURED
+    ]
+    tests += [
+        f"import re\nfrom autograder.checks import {check}\n"
+        f"try:\n    {check}({impl})\nexcept AssertionError as error:\n"
+        f"    assert re.search({mistake!r}, str(error)), str(error)\n"
+        "else:\n    raise AssertionError('the check passed')\n"
+        for check, impl, mistake in mistakes
+    ]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [imports, nbformat.v4.new_code_cell(solutions + "\n\n" + wrong_source)]
+    for index, test in enumerate(tests):
+        cell = nbformat.v4.new_code_cell(test)
+        cell.metadata["nbgrader"] = {"grade": True, "grade_id": f"t{index}", "points": 1}
+        nb.cells.append(cell)
+    result = grade_notebook(
+        nb, tmp_path, timeout=120, limits=Limits(wall_seconds=600), env={}, sandbox=False
+    )
+    assert result.kernel_lost is None
+    failed = [
+        (test, "\n".join("\n".join(o.get("traceback", [])) for o in cell.outputs))
+        for test, cell, verdict in zip(tests, nb.cells[2:], result.verdicts)
+        if not verdict.passed
+    ]
+    assert len(result.verdicts) == len(tests) and not failed, failed
