@@ -118,9 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     autograde.add_argument(
         "--isolation",
         choices=("sandbox", "kernel"),
-        help="sandbox: the student's cells run in a sandboxed kernel and the checks in the grader "
-        "(notebooks 01-04 and 07); kernel: the checks run in the student's kernel, as plain "
-        "nbgrader does (every notebook). Default: $CNN_COURSE_ISOLATION, else kernel; "
+        help="sandbox: the student's cells run in a sandboxed kernel and the checks in the "
+        "grader, out of the student's reach; kernel: the checks run in the student's kernel, "
+        "as plain nbgrader does. Default: $CNN_COURSE_ISOLATION, else sandbox; "
         "see docs/grading-security.md",
     )
     autograde.add_argument(

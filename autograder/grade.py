@@ -3,11 +3,11 @@
 The gradebook, the autograded notebooks and everything formgrader reads are nbgrader's; this
 module adds what a class of real submissions needs on top:
 
-- `isolation` (per run; `CNN_COURSE_ISOLATION` for the command line): "kernel", the default,
-  runs every cell, checks included, in the student's kernel with nbgrader's own `Execute`, and
-  the points are the test cells' outcomes, as nbgrader grades; it grades every course notebook
-  right. "sandbox" grades out of the student's process as described next; it cannot grade
-  notebooks 05 and 06 (docs/grading-security.md, "Isolation").
+- `isolation` (per run; `CNN_COURSE_ISOLATION` for the command line): "sandbox", the default,
+  grades out of the student's process as described next. "kernel" runs every cell, checks
+  included, in the student's kernel with nbgrader's own `Execute`, and the points are the test
+  cells' outcomes, as plain nbgrader grades. Both grade every course notebook right
+  (docs/grading-security.md, "Isolation").
 - verdicts outside the student's process (isolation "sandbox"): nbgrader's `Execute` step is
   replaced by `autograder.verdicts.grade_notebook`, which runs the student's cells in a
   sandboxed kernel (`autograder.sandbox`) and the test cells in this process, through proxies
@@ -71,7 +71,7 @@ HIDDEN_SEED_ENV = "CNN_COURSE_HIDDEN_SEED"
 # checks build and inspect the student's nn.Modules and notebook 06's pass models and random
 # generators into the student's functions, which proxies do not carry.
 ISOLATIONS = ("sandbox", "kernel")
-DEFAULT_ISOLATION = "kernel"
+DEFAULT_ISOLATION = "sandbox"
 ISOLATION_ENV = "CNN_COURSE_ISOLATION"
 SEED_FILE = "hidden_seed.txt"
 PROBLEM_FILE = "not_runnable.txt"
