@@ -800,6 +800,18 @@ def _outputs_of(captured, result, shell, limit: int) -> list[dict]:
     return outputs
 
 
+def _private_measurements() -> dict[str, Callable[..., Any]]:
+    """The measurements of a fresh copy of ``autograder.measure`` that no import returns."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("autograder.measure")
+    if spec is None or spec.loader is None:
+        raise ImportError("autograder.measure is missing from the kernel's path")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.MEASUREMENTS)
+
+
 def kernel_main(sock_fd: int, interrupt_fd: int) -> None:
     """The kernel: run the cells it is sent, serve the names a test cell asks for."""
     import signal
@@ -812,11 +824,11 @@ def kernel_main(sock_fd: int, interrupt_fd: int) -> None:
         shutil.copytree(copy_from, os.getcwd(), dirs_exist_ok=True)
     sock = socket.socket(fileno=sock_fd)
     output_limit = int(os.environ.get("CNN_COURSE_OUTPUT_LIMIT", str(1 << 20)))
-    # The measurements are taken before any cell runs: a cell that replaces one in
-    # autograder.measure's table later does not change what the grader's requests run.
-    from autograder.measure import MEASUREMENTS
-
-    measurements = dict(MEASUREMENTS)
+    # The measurements come from a private copy of autograder.measure, loaded before any cell
+    # runs and kept out of sys.modules: a cell that imports autograder.measure and replaces
+    # a measurement, or a helper it calls, changes another module than the one that serves
+    # the grader's requests.
+    measurements = _private_measurements()
     shell = _make_shell()
     codec = Codec(_kernel_export_policy)
     busy = threading.Event()
