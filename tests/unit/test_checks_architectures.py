@@ -59,23 +59,23 @@ def test_check_passes_the_notebook_solution_of_a_big_model(solutions, name, kind
     assert f"{name}: {result.total}/{result.total} {kind} cases pass" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(
-    "check, impl, mistake",
-    [
-        (check_count_parameters, wrong.count_parameters_with_buffers, "buffers"),
-        (check_count_parameters, wrong.count_parameters_trainable_only, "only the trainable"),
-        (check_count_parameters, wrong.count_parameters_counts_tensors, "numel"),
-        (check_lenet5, wrong.LeNet5Tanh, "tanh"),
-        (check_lenet5, wrong.LeNet5NoPadding, "first fully connected layer"),
-        (check_inception_module, wrong.InceptionModulePoolFirst, "order pool, 1x1, 3x3, 5x5"),
-        (check_inception_module, wrong.InceptionModuleTrueFiveByFive, "3x3 conv"),
-        (check_basic_block, wrong.BasicBlockNoProjection, "no projection shortcut"),
-        (check_basic_block, wrong.BasicBlockProjectionWithoutBN, "lacks its batch norm"),
-        (check_basic_block, wrong.BasicBlockReluBeforeAdd, "ReLU comes before the addition"),
-        (check_bottleneck, wrong.BottleneckStrideOnFirstConv, "stride"),
-        (check_bottleneck, wrong.BottleneckWithBiases, "bias=False"),
-    ],
-)
+WRONG = [
+    (check_count_parameters, wrong.count_parameters_with_buffers, "buffers"),
+    (check_count_parameters, wrong.count_parameters_trainable_only, "only the trainable"),
+    (check_count_parameters, wrong.count_parameters_counts_tensors, "numel"),
+    (check_lenet5, wrong.LeNet5Tanh, "tanh"),
+    (check_lenet5, wrong.LeNet5NoPadding, "first fully connected layer"),
+    (check_inception_module, wrong.InceptionModulePoolFirst, "order pool, 1x1, 3x3, 5x5"),
+    (check_inception_module, wrong.InceptionModuleTrueFiveByFive, "3x3 conv"),
+    (check_basic_block, wrong.BasicBlockNoProjection, "no projection shortcut"),
+    (check_basic_block, wrong.BasicBlockProjectionWithoutBN, "lacks its batch norm"),
+    (check_basic_block, wrong.BasicBlockReluBeforeAdd, "ReLU comes before the addition"),
+    (check_bottleneck, wrong.BottleneckStrideOnFirstConv, "stride"),
+    (check_bottleneck, wrong.BottleneckWithBiases, "bias=False"),
+]
+
+
+@pytest.mark.parametrize("check, impl, mistake", WRONG)
 def test_check_fails_a_wrong_model_and_names_the_mistake(check, impl, mistake):
     with pytest.raises(AssertionError, match=mistake):
         check(impl)
@@ -117,3 +117,61 @@ def test_a_stub_is_reported_as_not_written_yet():
 
     with pytest.raises(AssertionError, match="not written yet"):
         check_lenet5(Stub)
+
+
+# --- through a kernel: the student's classes are proxies, the measurements run there ----------
+
+
+@pytest.mark.slow
+def test_through_a_kernel_the_model_checks_pass_the_solutions_and_name_each_mistake(tmp_path):
+    import inspect
+    from pathlib import Path
+
+    import nbformat
+
+    from autograder.sandbox import Limits
+    from autograder.verdicts import grade_notebook
+    from tests.solutions import NOTEBOOKS, _is_solution_cell
+
+    source = nbformat.read(NOTEBOOKS / "05_architectures.ipynb", as_version=4)
+    solutions = "\n\n".join(c.source for c in source.cells if _is_solution_cell(c))
+    imports = nbformat.v4.new_code_cell(
+        "import numpy as np\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
+    )
+    imports.metadata["nbgrader"] = {"locked": True, "grade_id": "imports"}
+    wrong_source = Path(inspect.getfile(wrong)).read_text().split('"""', 2)[2]
+    calls = {
+        "count_parameters": "check_count_parameters(count_parameters{})",
+        "LeNet5": "check_lenet5(LeNet5{})",
+        "InceptionModule": "check_inception_module(InceptionModule{})",
+        "BasicBlock": "check_basic_block(BasicBlock{})",
+        "Bottleneck": "check_bottleneck(Bottleneck{})",
+        "resnet18/34/50": "check_resnet_builders(resnet18, resnet34, resnet50{})",
+    }
+    tests = [
+        "from autograder.checks import *\n" + call.format("") + "\n" + call.format(", 'hidden'")
+        for call in calls.values()
+    ]
+    tests += [
+        f"import re\nfrom autograder.checks import {check.__name__}\n"
+        f"try:\n    {check.__name__}({impl.__name__})\nexcept AssertionError as error:\n"
+        f"    assert re.search({mistake!r}, str(error)), str(error)\n"
+        "else:\n    raise AssertionError('the check passed')\n"
+        for check, impl, mistake in WRONG
+    ]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [imports, nbformat.v4.new_code_cell(solutions + "\n\n" + wrong_source)]
+    for index, test in enumerate(tests):
+        cell = nbformat.v4.new_code_cell(test)
+        cell.metadata["nbgrader"] = {"grade": True, "grade_id": f"t{index}", "points": 1}
+        nb.cells.append(cell)
+    result = grade_notebook(
+        nb, tmp_path, timeout=120, limits=Limits(wall_seconds=600), env={}, sandbox=False
+    )
+    assert result.kernel_lost is None
+    failed = [
+        (test, "\n".join("\n".join(o.get("traceback", [])) for o in cell.outputs))
+        for test, cell, verdict in zip(tests, nb.cells[2:], result.verdicts)
+        if not verdict.passed
+    ]
+    assert len(result.verdicts) == len(tests) and not failed, failed
