@@ -199,7 +199,8 @@ def model(
     The report holds ``error`` (the exception and the stage that raised it: "build", "trace"
     or "forward") or, as far as it got: ``module`` (False and ``type`` when the factory gave
     something else than an nn.Module), ``count`` (parameters), ``shapes`` (each parameter's
-    shape, in order), with ``trace`` an input size: ``trace`` (every Conv2d and Linear call,
+    shape, in order), ``modules`` (the modules that define the classes of the model's layers
+    and their bases), with ``trace`` an input size: ``trace`` (every Conv2d and Linear call,
     [layer type, output shape], on meta) and ``trace_output`` (the output's shape), and with
     ``functional`` an input size: ``output``, the float64 output of a second model built the
     same way, with the canonical weights in ``dtype``, in eval mode, on the fixed input.
@@ -224,6 +225,8 @@ def model(
         "module": True,
         "count": int(sum(p.numel() for p in built.parameters())),
         "shapes": [list(p.shape) for p in built.parameters()],
+        # Where the model's classes and their bases come from (the reference's, say).
+        "modules": sorted({k.__module__ for m in built.modules() for k in type(m).__mro__}),
     }
     if trace is not None:
         try:

@@ -18,7 +18,12 @@ this order:
    shortcut (ReLU before the addition, the stride on the wrong conv), a wrong concatenation
    order or another activation is recognised by computing what that mistake gives.
 
-The checks keep no state; they call the student's classes only through ``call_student``.
+A model whose layers come from the course's own reference classes (``LeNet5 =
+reference.LeNet5``, or a subclass of it) passes all of that without the student writing it, so
+it is refused after the comparisons (a wrong model still gets the diagnosis of its mistake).
+
+The student's model is measured by ``autograder.measure.model`` where the student's code runs
+(in the kernel when grading in the sandbox); the reference by the same measurement here.
 """
 
 from __future__ import annotations
@@ -316,6 +321,7 @@ def _check_models(
                     f"the output has shape {tuple(mine['trace_output'])}, expected "
                     f"{tuple(theirs['trace_output'])} for an input {spec.trace}."
                 )
+        borrowed.update(_borrowed(mine))
         if spec.functional is None:
             return None
         if failure is not None:
@@ -350,7 +356,31 @@ def _check_models(
         scale = max(1.0, float(np.abs(expected_out).max(initial=0.0)))
         return float(np.abs(got_out - expected_out).max(initial=0.0) / scale)
 
-    return run_check(name, chosen, evaluate, kind=cases)
+    # A model built from the course's own reference classes (subclassed or assigned) would
+    # pass every comparison without the student writing it. It is judged after the cases, so
+    # that a wrong model still gets the diagnosis of its mistake.
+    borrowed: set[str] = set()
+    result = run_check(name, chosen, evaluate, kind=cases, quiet=True)
+    if borrowed:
+        raise AssertionError(
+            f"{name} is built from the course's reference code ({', '.join(sorted(borrowed))}): "
+            "it earns no credit. Write the model yourself from torch.nn layers (nn.Conv2d, "
+            "nn.Linear, ...), as the exercise asks."
+        )
+    if result.notes:
+        shown = "; ".join(result.notes[:3]) + (" ..." if len(result.notes) > 3 else "")
+        print(
+            f"note: while {name} was checked, your code emitted: {shown} (this never costs points)"
+        )
+    print(result.line())
+    return result
+
+
+def _borrowed(report: dict) -> set[str]:
+    """The course's own modules among those that define the model's classes."""
+    return {
+        m for m in report.get("modules", []) if m == "course_utils" or m.startswith("course_utils.")
+    }
 
 
 def _variant_output(build: Callable[..., nn.Module]):

@@ -16,7 +16,7 @@ from autograder.verdicts import grade_notebook
 
 pytestmark = pytest.mark.slow
 
-IMPORTS = "import torch\nfrom torch import nn\n"
+IMPORTS = "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
 
 # Not LeNet-5: one linear layer on the first 16 pixels.
 WRONG_MODEL = """
@@ -49,13 +49,15 @@ measure_module.MEASUREMENTS["model"] = measure_module.model
 
 TEST = "from autograder.checks import check_lenet5\n\ncheck_lenet5(LeNet5)\n"
 
-RIGHT_MODEL = """
-from course_utils.reference.architectures import LeNet5 as _Reference
 
+def _right_model() -> str:
+    """The notebook's own LeNet-5 solution."""
+    from tests.solutions import NOTEBOOKS, _is_solution_cell
 
-class LeNet5(_Reference):
-    pass
-"""
+    source = nbformat.read(NOTEBOOKS / "05_architectures.ipynb", as_version=4)
+    cells = [c.source for c in source.cells if _is_solution_cell(c) and "class LeNet5" in c.source]
+    assert len(cells) == 1
+    return cells[0]
 
 
 def _grade(tmp_path, *student_cells: str):
@@ -84,5 +86,5 @@ def test_rewriting_the_measurement_in_the_kernel_does_not_change_the_verdict(tmp
 
 def test_the_measurement_through_the_kernel_passes_a_right_model(tmp_path):
     # The control: the same path gives the points to a model that is right.
-    result, text = _grade(tmp_path, RIGHT_MODEL)
+    result, text = _grade(tmp_path, _right_model())
     assert [v.passed for v in result.verdicts] == [True], text

@@ -175,3 +175,17 @@ def test_through_a_kernel_the_model_checks_pass_the_solutions_and_name_each_mist
         if not verdict.passed
     ]
     assert len(result.verdicts) == len(tests) and not failed, failed
+
+
+def test_the_courses_own_reference_model_earns_no_credit():
+    # Assigned or subclassed, the reference passes every comparison: it is refused after them.
+    with pytest.raises(AssertionError, match="built from the course's reference code"):
+        check_lenet5(ref.LeNet5)
+
+    class Renamed(ref.BasicBlock):
+        pass
+
+    with pytest.raises(AssertionError, match="course_utils.reference.architectures"):
+        check_basic_block(Renamed)
+    with pytest.raises(AssertionError, match="reference code"):
+        check_resnet_builders(ref.resnet18, ref.resnet34, ref.resnet50)
