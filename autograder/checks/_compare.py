@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from autograder.measure import _describe_value, _type_name, describe
+
 # Tolerances, defined once. Answers are computed in float64; two correct float64 programs that
 # add in a different order differ by ~1e-15 relative, so 1e-7 leaves room for any honest
 # implementation while a real mistake is off by far more. A float32 answer carries only ~7
@@ -97,17 +99,6 @@ class Case:
         for name, value in self.kwargs.items():
             parts.append(f"{name}={_describe_value(value)}")
         return ", ".join(parts)
-
-
-def _describe_value(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        return str(value.shape)
-    if isinstance(value, (list, tuple)) and value and all(isinstance(v, np.ndarray) for v in value):
-        return "[" + ", ".join(str(v.shape) for v in value) + "]"
-    if callable(value):
-        return getattr(value, "__name__", "a function")
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @dataclass(frozen=True)
@@ -254,24 +245,9 @@ def check_inputs_unchanged(
 # --- turning answers into plain data -------------------------------------------------------
 
 
-def _type_name(value: Any) -> str:
-    kind = type(value)
-    module = kind.__module__
-    return (
-        kind.__qualname__ if module == "builtins" else f"{module.split('.')[0]}.{kind.__qualname__}"
-    )
-
-
-def describe_answer(value: Any) -> str:
-    """A short description of what came back: ``one numpy.ndarray of shape (1, 2, 3, 3)``."""
-    if isinstance(value, np.ndarray):
-        return f"one numpy.ndarray of shape {value.shape}"
-    if isinstance(value, tuple):
-        inner = ", ".join(describe_answer(v).removeprefix("one ") for v in value)
-        return f"a tuple of {len(value)} ({inner})"
-    if value is None:
-        return "None (did you forget a `return`?)"
-    return f"a {_type_name(value)} ({_describe_value(value)})"
+# What an answer is, in words: the same text in the checks and in autograder.measure (which
+# describes answers where the student's code runs).
+describe_answer = describe
 
 
 def expect_tuple(value: Any, func_name: str, names: Sequence[str]) -> tuple:

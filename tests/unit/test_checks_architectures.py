@@ -124,57 +124,26 @@ def test_a_stub_is_reported_as_not_written_yet():
 
 @pytest.mark.slow
 def test_through_a_kernel_the_model_checks_pass_the_solutions_and_name_each_mistake(tmp_path):
-    import inspect
-    from pathlib import Path
+    from tests.kernel_grading import expect_mistake, failing_tests, module_body, solutions_source
 
-    import nbformat
-
-    from autograder.sandbox import Limits
-    from autograder.verdicts import grade_notebook
-    from tests.solutions import NOTEBOOKS, _is_solution_cell
-
-    source = nbformat.read(NOTEBOOKS / "05_architectures.ipynb", as_version=4)
-    solutions = "\n\n".join(c.source for c in source.cells if _is_solution_cell(c))
-    imports = nbformat.v4.new_code_cell(
+    imports = (
         "import numpy as np\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
     )
-    imports.metadata["nbgrader"] = {"locked": True, "grade_id": "imports"}
-    wrong_source = Path(inspect.getfile(wrong)).read_text().split('"""', 2)[2]
-    calls = {
-        "count_parameters": "check_count_parameters(count_parameters{})",
-        "LeNet5": "check_lenet5(LeNet5{})",
-        "InceptionModule": "check_inception_module(InceptionModule{})",
-        "BasicBlock": "check_basic_block(BasicBlock{})",
-        "Bottleneck": "check_bottleneck(Bottleneck{})",
-        "resnet18/34/50": "check_resnet_builders(resnet18, resnet34, resnet50{})",
-    }
+    calls = [
+        "check_count_parameters(count_parameters{})",
+        "check_lenet5(LeNet5{})",
+        "check_inception_module(InceptionModule{})",
+        "check_basic_block(BasicBlock{})",
+        "check_bottleneck(Bottleneck{})",
+        "check_resnet_builders(resnet18, resnet34, resnet50{})",
+    ]
     tests = [
         "from autograder.checks import *\n" + call.format("") + "\n" + call.format(", 'hidden'")
-        for call in calls.values()
+        for call in calls
     ]
-    tests += [
-        f"import re\nfrom autograder.checks import {check.__name__}\n"
-        f"try:\n    {check.__name__}({impl.__name__})\nexcept AssertionError as error:\n"
-        f"    assert re.search({mistake!r}, str(error)), str(error)\n"
-        "else:\n    raise AssertionError('the check passed')\n"
-        for check, impl, mistake in WRONG
-    ]
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [imports, nbformat.v4.new_code_cell(solutions + "\n\n" + wrong_source)]
-    for index, test in enumerate(tests):
-        cell = nbformat.v4.new_code_cell(test)
-        cell.metadata["nbgrader"] = {"grade": True, "grade_id": f"t{index}", "points": 1}
-        nb.cells.append(cell)
-    result = grade_notebook(
-        nb, tmp_path, timeout=120, limits=Limits(wall_seconds=600), env={}, sandbox=False
-    )
-    assert result.kernel_lost is None
-    failed = [
-        (test, "\n".join("\n".join(o.get("traceback", [])) for o in cell.outputs))
-        for test, cell, verdict in zip(tests, nb.cells[2:], result.verdicts)
-        if not verdict.passed
-    ]
-    assert len(result.verdicts) == len(tests) and not failed, failed
+    tests += [expect_mistake(c.__name__, impl.__name__, mistake) for c, impl, mistake in WRONG]
+    student = solutions_source("05_architectures") + "\n\n" + module_body(wrong)
+    assert failing_tests(tmp_path, imports, student, tests) == []
 
 
 def test_the_courses_own_reference_model_earns_no_credit():

@@ -1,0 +1,59 @@
+"""Grading test cells through a kernel, as ``--isolation sandbox`` does: the student's cell runs
+in a kernel process, each test cell in this process against proxies of its functions and
+classes (``autograder.verdicts.grade_notebook``, without bubblewrap, for speed)."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from types import ModuleType
+
+import nbformat
+
+from autograder.sandbox import Limits
+from autograder.verdicts import grade_notebook
+from tests.solutions import NOTEBOOKS, _is_solution_cell
+
+
+def solutions_source(stem: str) -> str:
+    """Every solution cell of a course notebook, as one cell's source."""
+    source = nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4)
+    return "\n\n".join(c.source for c in source.cells if _is_solution_cell(c))
+
+
+def module_body(module: ModuleType) -> str:
+    """A module's source without its docstring (the wrong implementations, say)."""
+    return Path(inspect.getfile(module)).read_text().split('"""', 2)[2]
+
+
+def expect_mistake(check: str, impl: str, pattern: str) -> str:
+    """A test cell that passes when ``check(impl)`` fails with a message matching ``pattern``."""
+    return (
+        f"import re\nfrom autograder.checks import {check}\n"
+        f"try:\n    {check}({impl})\nexcept AssertionError as error:\n"
+        f"    assert re.search({pattern!r}, str(error)), str(error)\n"
+        "else:\n    raise AssertionError('the check passed')\n"
+    )
+
+
+def failing_tests(tmp_path: Path, imports: str, student: str, tests: list[str]) -> list[tuple]:
+    """Grade a notebook of a locked ``imports`` cell, one ``student`` cell and the ``tests``;
+    return (test, traceback) for each test cell that did not pass."""
+    locked = nbformat.v4.new_code_cell(imports)
+    locked.metadata["nbgrader"] = {"locked": True, "grade_id": "imports"}
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [locked, nbformat.v4.new_code_cell(student)]
+    for index, test in enumerate(tests):
+        cell = nbformat.v4.new_code_cell(test)
+        cell.metadata["nbgrader"] = {"grade": True, "grade_id": f"t{index}", "points": 1}
+        nb.cells.append(cell)
+    result = grade_notebook(
+        nb, tmp_path, timeout=120, limits=Limits(wall_seconds=600), env={}, sandbox=False
+    )
+    assert result.kernel_lost is None, result.kernel_lost
+    assert len(result.verdicts) == len(tests)
+    return [
+        (test, "\n".join("\n".join(o.get("traceback", [])) for o in cell.outputs))
+        for test, cell, verdict in zip(tests, nb.cells[2:], result.verdicts)
+        if not verdict.passed
+    ]
