@@ -71,7 +71,9 @@ HIDDEN_SEED_ENV = "CNN_COURSE_HIDDEN_SEED"
 # checks build and inspect the student's nn.Modules and notebook 06's pass models and random
 # generators into the student's functions, which proxies do not carry.
 ISOLATIONS = ("sandbox", "kernel")
-DEFAULT_ISOLATION = "sandbox"
+# The sandbox needs POSIX process control (inherited descriptors, process groups, setrlimit);
+# elsewhere (Windows) the checks run in the student's kernel, as plain nbgrader runs them.
+DEFAULT_ISOLATION = "sandbox" if os.name == "posix" else "kernel"
 ISOLATION_ENV = "CNN_COURSE_ISOLATION"
 SEED_FILE = "hidden_seed.txt"
 PROBLEM_FILE = "not_runnable.txt"
@@ -251,6 +253,11 @@ def autograde(
         raise ValueError(
             f"isolation must be one of {', '.join(ISOLATIONS)}; got {isolation!r}. "
             f"(It can come from the environment variable {ISOLATION_ENV}.)"
+        )
+    if isolation == "sandbox" and os.name != "posix":
+        raise CourseError(
+            "isolation 'sandbox' needs Linux or macOS (it controls the kernel's processes with "
+            "POSIX calls); on this system grade with isolation 'kernel'."
         )
     if require_sandbox and isolation != "sandbox":
         raise CourseError(

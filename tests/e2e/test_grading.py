@@ -213,3 +213,13 @@ def test_an_unknown_isolation_is_refused_before_anything_is_graded(released_cour
 def test_requiring_the_sandbox_refuses_the_in_kernel_isolation(released_course):
     with pytest.raises(CourseError, match="--require-sandbox asks for the sandbox"):
         autograde(released_course, progress=False, isolation="kernel", require_sandbox=True)
+
+
+def test_the_sandbox_is_refused_by_name_where_posix_process_control_is_missing(
+    released_course, monkeypatch
+):
+    import autograder.grade as grade
+
+    monkeypatch.setattr(grade.os, "name", "nt")
+    with pytest.raises(CourseError, match="needs Linux or macOS.*isolation 'kernel'"):
+        autograde(released_course, progress=False, isolation="sandbox")
