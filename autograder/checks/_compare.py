@@ -418,11 +418,14 @@ def run_check(
     kind: str,
     arg_names: Sequence[str] = (),
     quiet: bool = False,
+    after: Callable[[], str | None] | None = None,
 ) -> CheckResult:
     """Evaluate every case; print one line when all pass, else raise with the first diagnosis.
 
     ``evaluate(case)`` calls the student's code and returns the case's relative error (or
     ``None`` for exact answers), raising ``CaseFailure`` with the diagnosis body when it fails.
+    ``after()``, when given, runs once every case has passed; a message it returns fails the
+    check with that message (a rule judged on the whole, after the cases).
     """
     failures: list[tuple[Case, str]] = []
     errors: list[float] = []
@@ -456,6 +459,9 @@ def run_check(
             "  " + line if not line.startswith("  ") else line for line in body.splitlines()
         )
         raise AssertionError("\n".join(lines))
+    refusal = after() if after is not None else None
+    if refusal:
+        raise AssertionError(f"{name}: {refusal}")
     if not quiet:
         print(result.line())
     return result
