@@ -66,10 +66,9 @@ from autograder.verdicts import grade_notebook, record_verdicts
 HIDDEN_SEED_ENV = "CNN_COURSE_HIDDEN_SEED"
 # Where the checks run (see docs/grading-security.md, "Isolation"): "sandbox" runs the student's
 # cells in a sandboxed kernel and the checks here, through proxies; "kernel" runs every cell,
-# checks included, in the student's kernel, as nbgrader does. The default is the mode that gives
-# a complete submission of every course notebook all its points: "kernel", because notebook 05's
-# checks build and inspect the student's nn.Modules and notebook 06's pass models and random
-# generators into the student's functions, which proxies do not carry.
+# checks included, in the student's kernel, as nbgrader does. Both give a complete submission
+# of every course notebook all its points (what proxies cannot carry, notebooks 05 and 06 ask
+# through autograder.measure); only "sandbox" keeps the verdicts out of the student's reach.
 ISOLATIONS = ("sandbox", "kernel")
 # The sandbox needs POSIX process control (inherited descriptors, process groups, setrlimit);
 # elsewhere (Windows) the checks run in the student's kernel, as plain nbgrader runs them.
