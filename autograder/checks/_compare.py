@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.measure import _describe_value, _type_name, describe
+from autograder.measure import _describe_value, _type_name, describe, error_report
 
 # Tolerances, defined once. Answers are computed in float64; two correct float64 programs that
 # add in a different order differ by ~1e-15 relative, so 1e-7 leaves room for any honest
@@ -191,6 +191,21 @@ class Call:
     stderr: str
 
 
+def raised(error: dict, func_name: str, inputs: str = "these inputs") -> CaseFailure:
+    """The diagnosis of an exception of the student's code, given as
+    ``autograder.measure.error_report`` gives it (wherever the code ran):
+    ``NotImplementedError`` says the function is not written yet."""
+    if error["type"] == "NotImplementedError":
+        return CaseFailure(
+            f"{func_name} raised NotImplementedError: it is not written yet. "
+            "Replace the `raise NotImplementedError()` line with your code."
+        )
+    return CaseFailure(
+        f"{func_name} raised {error['type']}: {error['message']}\n"
+        f"  Run the function on {inputs} yourself to see where it fails."
+    )
+
+
 def call_student(func: Callable, case: Case, func_name: str) -> Call:
     """Call ``func`` on fresh copies of the case's arguments.
 
@@ -204,16 +219,8 @@ def call_student(func: Callable, case: Case, func_name: str) -> Call:
         warnings.simplefilter("always")
         try:
             value = func(*args, **kwargs)
-        except NotImplementedError as exc:
-            raise CaseFailure(
-                f"{func_name} raised NotImplementedError: it is not written yet. "
-                "Replace the `raise NotImplementedError()` line with your code."
-            ) from exc
         except Exception as exc:
-            raise CaseFailure(
-                f"{func_name} raised {type(exc).__name__}: {exc}\n"
-                "  Run the function on these inputs yourself to see where it fails."
-            ) from exc
+            raise raised(error_report(exc, "call"), func_name) from exc
     messages = [f"{w.category.__name__}: {w.message}" for w in caught]
     if stderr.getvalue().strip():
         messages.append("it wrote to stderr: " + stderr.getvalue().strip().splitlines()[0][:120])

@@ -45,6 +45,7 @@ from autograder.checks._compare import (
     NotApplicable,
     as_int,
     diagnose,
+    raised,
     run_check,
     select_cases,
 )
@@ -90,15 +91,6 @@ class _Spec:
     raises: type[Exception] | None = None  # the constructor must raise this
 
 
-def _canonical_(model: nn.Module, dtype: torch.dtype) -> nn.Module:
-    """The canonical weights (``autograder.measure.canonical_``), for the reference's side."""
-    return canonical_(model, dtype)
-
-
-def _input(size: Sequence[int], dtype: torch.dtype, device: str = "cpu") -> torch.Tensor:
-    return model_input(size, dtype, device)
-
-
 def _dtype_name(dtype: torch.dtype) -> str:
     return {torch.float32: "float32", torch.float64: "float64"}[dtype]
 
@@ -141,16 +133,8 @@ def _failure(report: dict, what: str, spec: _Spec) -> CaseFailure | None:
     error = report.get("error")
     if error is not None:
         kind, message = error["type"], error["message"]
-        if kind == "NotImplementedError":
-            return CaseFailure(
-                f"{what} raised NotImplementedError: it is not written yet. Replace the "
-                "`raise NotImplementedError()` line with your code."
-            )
-        if error["stage"] == "build":
-            return CaseFailure(
-                f"{what} raised {kind}: {message}\n"
-                "  Run the function on these inputs yourself to see where it fails."
-            )
+        if kind == "NotImplementedError" or error["stage"] == "build":
+            return raised(error, what)
         size = spec.trace if error["stage"] == "trace" else spec.functional
         body = f"{what}'s forward raised {kind} on an input of shape {tuple(size)}: {message}"
         for pattern, hint in _FORWARD_ERROR_HINTS:
@@ -389,9 +373,9 @@ def _variant_output(build: Callable[..., nn.Module]):
             raise NotApplicable
         with torch.device("meta"):
             model = build(*spec.args, **spec.kwargs)
-        model = _canonical_(model, spec.dtype)
+        model = canonical_(model, spec.dtype)
         with torch.no_grad():
-            return model(_input(spec.functional, spec.dtype)).double().numpy()
+            return model(model_input(spec.functional, spec.dtype)).double().numpy()
 
     return predict
 
@@ -474,16 +458,7 @@ def check_count_parameters(count_parameters: Callable, cases: str = "public") ->
         recipe = by_name[listed.name].fresh()[0][0]
         report = measure("call_on_recipe", count_parameters, recipe)
         if "error" in report:
-            error = report["error"]
-            if error["type"] == "NotImplementedError":
-                raise CaseFailure(
-                    f"{name} raised NotImplementedError: it is not written yet. "
-                    "Replace the `raise NotImplementedError()` line with your code."
-                )
-            raise CaseFailure(
-                f"{name} raised {error['type']}: {error['message']}\n"
-                "  Run the function on this model yourself to see where it fails."
-            )
+            raise raised(report["error"], name, "this model")
         if "value" not in report:
             raise CaseFailure(
                 f"{name} must return the result as an int; it returned a {report['value_type']}."
@@ -731,8 +706,8 @@ _INCEPTION_ORDER = ("1x1", "3x3", "5x5", "pool")
 def _inception_branches(*args, dtype, size) -> list[np.ndarray]:
     with torch.device("meta"):
         module = ref.InceptionModule(*args)
-    module = _canonical_(module, dtype)
-    x = _input(size, dtype)
+    module = canonical_(module, dtype)
+    x = model_input(size, dtype)
     with torch.no_grad():
         return [
             b(x).double().numpy()

@@ -42,6 +42,7 @@ from autograder.checks._compare import (
     check_inputs_unchanged,
     compare_arrays,
     diagnose,
+    raised,
     run_check,
     select_cases,
     tolerance_for,
@@ -112,20 +113,6 @@ def _guarded_measurements(
         return run(measured)
     except _rules.BannedCall as banned:
         raise AssertionError(str(banned)) from None
-
-
-def _raised(error: dict, name: str) -> CaseFailure:
-    """The diagnosis of an exception of the student's code (an ``error_report``), in the words
-    of ``call_student``."""
-    if error["type"] == "NotImplementedError":
-        return CaseFailure(
-            f"{name} raised NotImplementedError: it is not written yet. "
-            "Replace the `raise NotImplementedError()` line with your code."
-        )
-    return CaseFailure(
-        f"{name} raised {error['type']}: {error['message']}\n"
-        "  Run the function on these inputs yourself to see where it fails."
-    )
 
 
 def _odd_failure(odd: dict, name: str, what: str) -> CaseFailure:
@@ -240,7 +227,7 @@ def check_random_flip(random_flip: Callable, cases: str = "public") -> CheckResu
                         "change any pixel value."
                     )
             if "error" in report:
-                raise _raised(report["error"], name)
+                raise raised(report["error"], name)
             if "odd" in report:
                 odd = report["odd"]
                 if "shape" in odd:
@@ -263,7 +250,7 @@ def check_random_flip(random_flip: Callable, cases: str = "public") -> CheckResu
                 )
             repeat = measured(case.name, "calls_with_one_generator", [x], seed, 50)
             if "error" in repeat:
-                raise _raised(repeat["error"], name)
+                raise raised(repeat["error"], name)
             again = [
                 bool(out.shape == mirror.shape and np.array_equal(out, mirror))
                 for out in repeat["outputs"]
@@ -606,7 +593,7 @@ def check_elastic_field(elastic_field: Callable, cases: str = "public") -> Check
                 if index < len(outputs):
                     return outputs[index]
                 if "error" in report:
-                    raise _raised(report["error"], name)
+                    raise raised(report["error"], name)
                 raise _odd_failure(report["odd"], name, "field")
 
             first = field(0)
@@ -777,7 +764,7 @@ def _returned_model(report: dict, name: str) -> None:
     """Fail unless the student's function (measured by ``autograder.measure``) returned an
     nn.Module; a report with an error fails with the error."""
     if "error" in report:
-        raise _raised(report["error"], name)
+        raise raised(report["error"], name)
     if report["returned"] == "none":
         raise CaseFailure(f"{name} returned None; return the model (`return model`).")
     if report["returned"] == "other":
@@ -963,7 +950,7 @@ def check_set_trainable(set_trainable: Callable, cases: str = "public") -> Check
             if error is not None:
                 if error["stage"] == "call" and "ValueError" in error["types"]:
                     return None
-                raise _raised(error, name)
+                raise raised(error, name)
             raise CaseFailure(
                 f"returned {report['answer']}, but num_blocks = {num_blocks} is outside "
                 f"0..{len(model._blocks)}: raise ValueError saying so."
@@ -1052,7 +1039,7 @@ def check_param_groups(param_groups: Callable, cases: str = "public") -> CheckRe
             factor,
         )
         if "error" in report:
-            raise _raised(report["error"], name)
+            raise raised(report["error"], name)
         if "malformed" in report:
             raise CaseFailure(
                 f"{name} must return a list of dicts with keys 'params' and 'lr'; it returned "
