@@ -156,8 +156,7 @@ def _stage(data, device: torch.device, dtype: torch.dtype):
     if pair is None or device.type == "cpu":
         return data
     x, y = pair
-    x_dtype = dtype if x.is_floating_point() else x.dtype
-    y_dtype = torch.int64 if not (y.is_floating_point() or y.dtype == torch.bool) else y.dtype
+    x_dtype, y_dtype = _dtypes(x, y, dtype)
     size = x.numel() * x_dtype.itemsize + y.numel() * y_dtype.itemsize
     if size > STAGE_LIMIT_BYTES:
         return data
@@ -210,15 +209,19 @@ def _prepare(batch, device: torch.device, dtype: torch.dtype, check_labels: bool
     non_blocking = device.type == "cuda"
     if non_blocking and x.device.type == "cpu":
         x, y = x.pin_memory(), y.pin_memory()
-    if x.is_floating_point():
-        x = x.to(device, dtype=dtype, non_blocking=non_blocking)
-    else:
-        x = x.to(device, non_blocking=non_blocking)  # e.g. token indices: left as they are
-    if not y.is_floating_point() and y.dtype != torch.bool:
-        y = y.to(device, dtype=torch.int64, non_blocking=non_blocking)
-    else:
-        y = y.to(device, non_blocking=non_blocking)
-    return x, y
+    x_dtype, y_dtype = _dtypes(x, y, dtype)
+    return (
+        x.to(device, dtype=x_dtype, non_blocking=non_blocking),
+        y.to(device, dtype=y_dtype, non_blocking=non_blocking),
+    )
+
+
+def _dtypes(x: torch.Tensor, y: torch.Tensor, dtype: torch.dtype):
+    """The dtypes a batch takes on the device: floating x in the model's dtype (other x, e.g.
+    token indices, as it is), integer labels as int64 (float or bool targets as they are)."""
+    x_dtype = dtype if x.is_floating_point() else x.dtype
+    y_dtype = y.dtype if y.is_floating_point() or y.dtype == torch.bool else torch.int64
+    return x_dtype, y_dtype
 
 
 def _correct(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
@@ -260,7 +263,6 @@ def evaluate(
     model.to(device)
     loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
     dtype = _model_dtype(model)
-    _iterate(data, "data", batch_size, None)  # a mistake in data is reported as it is
     batches, _ = _iterate(_stage(data, device, dtype), "data", batch_size, None)
     was_training = model.training
     model.eval()
