@@ -11,7 +11,9 @@
 ```
 
 `Course` knows where everything lives and how to configure nbgrader for it; it does not run
-any nbgrader step itself (`build.py` and `grade.py` do).
+any nbgrader step itself. The steps (`build`, `collect`, `grade`, `feedback`, `export`,
+`report`) are siblings that share this module, never each other: the layout and the names of
+the files a step leaves for the next ones, the gradebook lock, and how points are written.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ import difflib
 import os
 import sys
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: grading processes take no lock there (see GradebookLock)
+    fcntl = None  # type: ignore[assignment]
 
 from traitlets.config import Config
 
@@ -33,6 +40,21 @@ PROJECT_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # notebooks train small networks in their FAST configuration, which takes a minute or two per
 # cell on a 2-core CPU; a stuck submission is stopped after this long and scored for what ran.
 DEFAULT_CELL_TIMEOUT = 600
+
+# Files a step leaves beside an autograded notebook, `autograded/<student>/<assignment>/`:
+# the hidden-case seed it was graded with (never copied into the feedback), and for a
+# submission that could not be run at all, why.
+SEED_FILE = "hidden_seed.txt"
+PROBLEM_FILE = "not_runnable.txt"
+# The environment variable that carries the hidden-case seed to the checks (set in the
+# grading process only; the student's sandboxed kernel never sees it).
+HIDDEN_SEED_VARIABLE = "CNN_COURSE_HIDDEN_SEED"
+# The error names of the outputs grading writes into a cell: stopped at its deadline, or
+# not run because the student's kernel was gone.
+TIMEOUT_ERROR_NAME = "CellTimeoutError"
+KERNEL_LOST_ERROR_NAME = "KernelLost"
+# The lock every process that reads or writes the gradebook holds (`<course>/LOCK_FILE`).
+LOCK_FILE = ".gradebook.lock"
 
 # Seconds nbgrader waits for a kernel to exit after the notebook ends before killing it.
 # jupyter_client's default (5 s) would add five idle seconds to every graded notebook.
@@ -59,6 +81,46 @@ c.ExecutePreprocessor.timeout = {timeout}
 # Do not leave each finished kernel running for seconds before it is shut down.
 c.KernelManager.shutdown_wait_time = {shutdown_wait}
 '''
+
+
+def format_points(value: float | None) -> str:
+    """Points as a short number: 12, 12.5, 0.25 (no trailing zeros, no float noise); "-" for
+    None."""
+    if value is None:
+        return "-"
+    value = round(float(value), 4)
+    if value == int(value):
+        return str(int(value))
+    return f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+class GradebookLock:
+    """An exclusive lock on `<course>/.gradebook.lock`, shared by every process that reads or
+    writes the gradebook, so SQLite never sees two writers at once; the operating system
+    releases it when a process dies. (Without fcntl, on Windows, it does nothing: grading
+    runs one process at a time there.)"""
+
+    def __init__(self, root: Path | str) -> None:
+        self.path = Path(root) / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        if fcntl is None:
+            return
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        if self._fd is not None and fcntl is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def __enter__(self) -> GradebookLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 class CourseError(Exception):
@@ -126,6 +188,10 @@ class Course:
         self.gradebook_path = self.root / "gradebook.db"
         self.db_url = f"sqlite:///{self.gradebook_path}"
         self.config_path = self.root / "nbgrader_config.py"
+
+    def lock(self) -> GradebookLock:
+        """The gradebook lock of this course (use it as a context manager)."""
+        return GradebookLock(self.root)
 
     def __repr__(self) -> str:
         return f"Course({str(self.root)!r})"

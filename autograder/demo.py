@@ -28,8 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from autograder.course import Course
-from autograder.feedback import format_points
+from autograder.course import Course, format_points
 
 DEMO_MARKER = ".cnn-course-demo"
 

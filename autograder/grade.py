@@ -44,7 +44,6 @@ cell) and manual grades given in formgrader are kept.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import multiprocessing
@@ -59,11 +58,20 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.course import Course, CourseError
-from autograder.sandbox import Limits, detect_protections
-from autograder.verdicts import grade_notebook, record_verdicts
+from autograder.course import (
+    HIDDEN_SEED_VARIABLE,
+    PROBLEM_FILE,
+    SEED_FILE,
+    TIMEOUT_ERROR_NAME,
+    Course,
+    CourseError,
+    GradebookLock,
+    format_points,
+)
+from autograder.isolation.sandbox import Limits, detect_protections
+from autograder.isolation.verdicts import grade_notebook
 
-HIDDEN_SEED_ENV = "CNN_COURSE_HIDDEN_SEED"
+HIDDEN_SEED_ENV = HIDDEN_SEED_VARIABLE
 # Where the checks run (see docs/grading-security.md, "Isolation"): "sandbox" runs the student's
 # cells in a sandboxed kernel and the checks here, through proxies; "kernel" runs every cell,
 # checks included, in the student's kernel, as nbgrader does. Both give a complete submission
@@ -74,10 +82,6 @@ ISOLATIONS = ("sandbox", "kernel")
 # elsewhere (Windows) the checks run in the student's kernel, as plain nbgrader runs them.
 DEFAULT_ISOLATION = "sandbox" if os.name == "posix" else "kernel"
 ISOLATION_ENV = "CNN_COURSE_ISOLATION"
-SEED_FILE = "hidden_seed.txt"
-PROBLEM_FILE = "not_runnable.txt"
-LOCK_FILE = ".gradebook.lock"
-TIMEOUT_ERROR_NAME = "CellTimeoutError"
 # Threads per grading process (and its kernel): side-by-side workers must not oversubscribe.
 _ONE_THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
@@ -151,7 +155,7 @@ class GradeReport:
                     out.append(f"  {r.path}: {r.reason}")
                 for note in r.notes:
                     out.append(
-                        f"  {r.path}: {note}; scored {_points(r.score)}/{_points(r.max_score)}"
+                        f"  {r.path}: {note}; scored {format_points(r.score)}/{format_points(r.max_score)}"
                     )
         if not self.ok:
             out.append(
@@ -161,37 +165,6 @@ class GradeReport:
         elif self.results:
             out.append("Next: `cnn-course feedback`, then `cnn-course export`.")
         return out
-
-
-def _points(value: float | None) -> str:
-    if value is None:
-        return "-"
-    value = round(float(value), 4)
-    return str(int(value)) if value == int(value) else f"{value:.4f}".rstrip("0").rstrip(".")
-
-
-class _GradebookLock:
-    """An exclusive lock on `<course>/.gradebook.lock`, shared by every grading process."""
-
-    def __init__(self, root: Path) -> None:
-        self.path = Path(root) / LOCK_FILE
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def __enter__(self) -> _GradebookLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
 
 
 def autograde(
@@ -283,7 +256,7 @@ def autograde(
     else:
         shown = ["[OFF] sandbox turned off: kernels run without bubblewrap (limits still apply)"]
     report = GradeReport(protections=shown)
-    with _GradebookLock(course.root), Gradebook(course.db_url, "cnn-course") as gb:
+    with GradebookLock(course.root), Gradebook(course.db_url, "cnn-course") as gb:
         released = {a.name for a in gb.assignments}
     wanted = list(assignments) if assignments else sorted(released)
     if not wanted:
@@ -340,7 +313,7 @@ def autograde(
         outcomes = _run_on_dask(todo, scheduler, progress)
     else:
         outcomes = _run_all(todo, jobs, progress)
-    with _GradebookLock(course.root), Gradebook(course.db_url, "cnn-course") as gb:
+    with GradebookLock(course.root), Gradebook(course.db_url, "cnn-course") as gb:
         for (_, assignment, who, *_), outcome in zip(todo, outcomes, strict=True):
             rel = str(course.submission_path(who, assignment).relative_to(course.root))
             if outcome["status"] != "graded":
@@ -479,7 +452,7 @@ def _record_not_runnable(course: Course, gb, assignment: str, student: str, reas
 # ---------------------------------------------------------------------------------------------
 # The worker: runs in its own process, one submission at a time.
 
-_LOCK: _GradebookLock | None = None
+_LOCK: GradebookLock | None = None
 
 
 def _grade_one(
@@ -504,7 +477,7 @@ def _grade_one(
 
     global _LOCK
     course = Course(root)
-    _LOCK = _GradebookLock(course.root)
+    _LOCK = GradebookLock(course.root)
     path = course.submission_path(student, assignment)
     dest = course.autograded_dir / student / assignment
 
@@ -585,12 +558,24 @@ def _grade_one(
         return _failure("nbgrader wrote no autograded notebook for it")
     from nbgrader.api import Gradebook
 
-    with _GradebookLock(course.root), Gradebook(course.db_url, "cnn-course") as gb:
+    with GradebookLock(course.root), Gradebook(course.db_url, "cnn-course") as gb:
         record_verdicts(gb, assignment, student, assignment, result.verdicts)
     return {"status": "graded", "reason": "", "notes": list(result.notes)}
 
 
 _SETTINGS: dict = {}
+
+
+def record_verdicts(gb, assignment: str, student: str, notebook: str, verdicts: list) -> None:
+    """Write the grader's verdicts into nbgrader's gradebook (auto_score of each test cell)."""
+    for verdict in verdicts:
+        try:
+            grade = gb.find_grade(verdict.grade_id, notebook, assignment, student)
+        except Exception:
+            continue
+        grade.auto_score = verdict.score
+        grade.needs_manual_grade = False
+    gb.db.commit()
 
 
 def _timeout_notes(graded: Path, timeout: int) -> list[str]:

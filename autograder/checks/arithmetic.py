@@ -21,6 +21,7 @@ from autograder.checks._compare import (
     run_check,
     select_cases,
 )
+from autograder.checks._engine import check
 from course_utils import reference
 
 __all__ = [
@@ -160,6 +161,7 @@ def _size_one_sided_pad(*args, **kwargs):
     return (n - f + p) // s + 1
 
 
+@check
 def check_conv_output_size(impl: Callable, cases: str = "public") -> CheckResult:
     """Check ``conv_output_size(n, f, stride=1, pad=0)``: ``(W - F + 2P) / S + 1``, exact or ValueError."""
     mistakes = [
@@ -225,6 +227,7 @@ def _full_twice(mode, f):
     return 2 * (f - 1)
 
 
+@check
 def check_padding_for(impl: Callable, cases: str = "public") -> CheckResult:
     """Check ``padding_for(mode, f)``: zeros per side for "valid", "same" (odd F) and "full"."""
     mistakes = [
@@ -298,6 +301,7 @@ def _count_bias_ignored_flag(*args, **kwargs):
     return c_out * (c_in * f * f + 1)
 
 
+@check
 def check_conv_param_count(impl: Callable, cases: str = "public") -> CheckResult:
     """Check ``conv_param_count(c_in, c_out, f, bias=True)``: ``C_out * (C_in * F * F + 1)``."""
     mistakes = [
@@ -368,6 +372,7 @@ def _field_sum_of_kernels(layers):
     return sum(k for k, _ in layers)
 
 
+@check
 def check_receptive_field(impl: Callable, cases: str = "public") -> CheckResult:
     """Check ``receptive_field(layers)``: ``1 + sum_i (k_i - 1) * prod_{j<i} s_j``."""
     mistakes = [
@@ -464,6 +469,7 @@ def _check_2d(
     return run_check(name, chosen, evaluate, kind=cases, arg_names=("x", "k"))
 
 
+@check
 def check_cross_correlate2d(impl: Callable, cases: str = "public") -> CheckResult:
     """Check ``cross_correlate2d(x, k)``: valid-mode 2-D cross-correlation (kernel not flipped)."""
     flipped = Mistake(
@@ -474,6 +480,7 @@ def check_cross_correlate2d(impl: Callable, cases: str = "public") -> CheckResul
     return _check_2d("cross_correlate2d", impl, cases, reference.cross_correlate2d, [flipped])
 
 
+@check
 def check_convolve2d(impl: Callable, cases: str = "public") -> CheckResult:
     """Check ``convolve2d(x, k)``: valid-mode 2-D true convolution (kernel flipped)."""
     unflipped = Mistake(
@@ -512,6 +519,7 @@ def _layout_by_reshape(x):
     return x.reshape(n, c, h, w)
 
 
+@check
 def check_nhwc_to_nchw(impl: Callable, cases: str = "public") -> CheckResult:
     """Check ``nhwc_to_nchw(x)``: ``out[n, c, h, w] == x[n, h, w, c]``."""
     name = "nhwc_to_nchw"

@@ -21,10 +21,10 @@ import sqlite3
 import pytest
 
 from autograder.collect import collect
-from autograder.course import Course, CourseError
+from autograder.course import SEED_FILE, Course, CourseError
 from autograder.export import export_grades
 from autograder.feedback import generate_feedback
-from autograder.grade import SEED_FILE, autograde
+from autograder.grade import autograde
 from autograder.submissions import KINDS, write_sample_submissions
 from tests.e2e.conftest import TINY, cell_by_grade_id, solved_release, write_notebook
 

@@ -25,7 +25,7 @@ from autograder.collect import collect
 from autograder.course import Course
 from autograder.export import export_grades
 from autograder.grade import autograde
-from autograder.sandbox import Limits, detect_protections
+from autograder.isolation.sandbox import Limits, detect_protections
 from tests.e2e.conftest import TINY, cell_by_grade_id, solved_release, write_notebook
 
 pytestmark = pytest.mark.slow

@@ -1,5 +1,5 @@
 """Each limit of the sandbox on its own: a kernel process that tries to exceed it, and what
-the grader sees (autograder.sandbox.KernelProcess, autograder.verdicts.grade_notebook)."""
+the grader sees (autograder.isolation.sandbox.KernelProcess, autograder.isolation.verdicts.grade_notebook)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.sandbox import KernelProcess, Limits, detect_protections
-from autograder.verdicts import grade_notebook
+from autograder.isolation.sandbox import KernelProcess, Limits, detect_protections
+from autograder.isolation.verdicts import grade_notebook
 
 needs_bwrap = pytest.mark.skipif(
     not detect_protections().bubblewrap, reason="bubblewrap cannot create a sandbox here"

@@ -9,7 +9,7 @@ What we chose, and why
   (``--unshare-all``: mounts, PIDs, network, IPC, UTS, cgroups, users) and sees a root file
   system built from read-only binds of what Python needs (``/usr``, ``/lib``, the interpreter,
   the virtual environment, a few files of ``/etc``), the student packages ``course_utils`` and
-  the kernel half of ``autograder.remote`` under ``/opt/cnn-course``, and the shipped ``data/``.
+  ``autograder.kernel`` (nothing else of the autograder) under ``/opt/cnn-course``, and the shipped ``data/``.
   Its working directory ``/home/student`` is a size-capped tmpfs holding a copy of that one
   submission's folder. The course directory, the gradebook, the source notebooks with their
   hidden tests, other submissions and the rest of the project are simply not there. There is
@@ -21,7 +21,7 @@ What we chose, and why
   per user, so for root only a cgroup can enforce it). Where a cgroup hierarchy is writable
   (v1 ``pids``/``memory`` or v2), the kernel also runs in its own cgroup with ``pids.max``
   and a memory limit, and is killed through it. Wall time and output size are enforced by the
-  grader (``autograder.verdicts``): a cell past its deadline is interrupted, a kernel past the
+  grader (``autograder.isolation.verdicts``): a cell past its deadline is interrupted, a kernel past the
   submission's wall time is killed, and outputs are capped.
 - **The whole process tree dies at the end**: the cgroup's processes are killed when there is
   one; otherwise the kernel's process group is, and in the PID namespace everything dies with
@@ -52,6 +52,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from autograder.kernel.main import COPY_FROM_VARIABLE
 
 SANDBOX_HOME = "/home/student"
 KERNEL_ROOT = "/opt/cnn-course"
@@ -302,22 +304,17 @@ def _bwrap_system_binds() -> list[str]:
 
 @functools.lru_cache(maxsize=1)
 def kernel_package() -> Path:
-    """A folder with only what the kernel imports from this project: ``course_utils`` (a link
-    is not enough inside the sandbox, so it is bound separately), and of ``autograder`` just
-    the kernel half of the wire, the measurements (``autograder.measure``: no expected
-    values) and the rules module the in-kernel guard uses. The checks, their hidden cases and
-    the grader's code are not in it."""
+    """A folder with only what the kernel imports from this project: the package
+    ``autograder.kernel`` (the wire, the kernel's main loop, the measurements, the rules:
+    no expected values) under an empty ``autograder``, and mount points for ``course_utils``
+    (a link is not enough inside the sandbox, so it is bound separately) and ``data``. The
+    checks, their hidden cases and the grader's code are not in it."""
     import hashlib
 
-    import autograder
+    import autograder.kernel
 
-    here = Path(autograder.__file__).resolve().parent
-    files = {
-        "autograder/__init__.py": here / "__init__.py",
-        "autograder/remote.py": here / "remote.py",
-        "autograder/measure.py": here / "measure.py",
-        "autograder/checks/_rules.py": here / "checks" / "_rules.py",
-    }
+    here = Path(autograder.kernel.__file__).resolve().parent
+    files = {f"autograder/kernel/{path.name}": path for path in sorted(here.glob("*.py"))}
     digest = hashlib.sha256(b"mount points: course_utils, data")
     for name, path in files.items():
         digest.update(name.encode() + b"\0" + path.read_bytes())
@@ -328,10 +325,10 @@ def kernel_package() -> Path:
     for name, path in files.items():
         (building / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, building / name)
-    (building / "autograder" / "checks" / "__init__.py").write_text("")
+    (building / "autograder" / "__init__.py").write_text("")
     for mount_point in ("course_utils", "data"):  # where the sandbox binds them
         (building / mount_point).mkdir()
-    folders = [building, building / "autograder", building / "autograder" / "checks"]
+    folders = [building, building / "autograder", building / "autograder" / "kernel"]
     for folder in [*folders, building / "course_utils", building / "data"]:
         folder.chmod(0o755)
     try:
@@ -394,7 +391,7 @@ class KernelProcess:
                 HOME=SANDBOX_HOME,
                 PYTHONPATH=KERNEL_ROOT,
                 TMPDIR="/tmp",
-                CNN_COURSE_COPY_FROM="/submission",
+                **{COPY_FROM_VARIABLE: "/submission"},
                 MPLCONFIGDIR="/tmp/matplotlib",
             )
             if data is not None:
