@@ -231,16 +231,21 @@ def same(got: Any, predicted: Any) -> bool:
 
 
 def diagnose(
-    mistakes: Sequence[Mistake], args: tuple, got: Any, convert: Callable[[Any], Any] | None = None
+    mistakes: Sequence[Mistake],
+    args: tuple,
+    got: Any,
+    convert: Callable[[Any], Any] | None = None,
+    kwargs: dict | None = None,
 ) -> Hint | None:
-    """The hint of the first mistake whose prediction on ``args`` equals ``got``; ``None``
-    when none does. ``convert`` turns a prediction into the form of ``got``; a prediction that
-    raises (``NotApplicable`` or anything else) proves nothing and is skipped."""
+    """The hint of the first mistake whose prediction on ``args`` (and ``kwargs``) equals
+    ``got``; ``None`` when none does. ``convert`` turns a prediction into the form of ``got``;
+    a prediction that raises (``NotApplicable`` or anything else) proves nothing and is
+    skipped."""
     for mistake in mistakes:
         try:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
-                predicted = mistake.predict(*copy.deepcopy(args))
+                predicted = mistake.predict(*copy.deepcopy(args), **copy.deepcopy(kwargs or {}))
             if convert is not None:
                 predicted = convert(predicted)
         except Exception:
@@ -549,7 +554,10 @@ class Attempt:
         self.exercise = exercise
         self.subjects = [subject(impl, exercise.name, exercise.numpy_only) for impl in impls]
         defaults = exercise.functions or (exercise.name,) * len(impls)
-        self.names = [display_name(impl, d) for impl, d in zip(impls, defaults)]
+        if exercise.own_names:
+            self.names = [display_name(impl, d) for impl, d in zip(impls, defaults)]
+        else:
+            self.names = list(defaults)
         self.notes: list[str] = []
 
     @property
@@ -666,39 +674,55 @@ class Returns:
         compared: which of ``parts`` are compared (the others, a cache, are opaque); all of
             them by default.
         mistakes: known mistakes, each predicting what ``twin`` gives (the same structure).
+        explain: ``explain(attempt, case, got) -> Hint | None``, asked when no mistake
+            explains a wrong answer (a probe: call the function again on a changed case, or
+            read the answer's shape).
         pure: the function must leave its inputs unchanged.
+        layout_hint: name an NHWC answer where NCHW was expected.
     """
 
     twin: Callable[..., Any]
     parts: tuple[str, ...] = ()
     compared: tuple[str, ...] = ()
     mistakes: Sequence[Mistake] = ()
+    explain: Callable[[Attempt, Case, Any], Hint | None] | None = None
     pure: bool = True
+    layout_hint: bool = True
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names of the compared values."""
+        return self.compared or self.parts or ("out",)
 
     def __call__(self, attempt: Attempt, case: Case) -> float:
         if self.pure:
             attempt.unchanged(case)
         got = self.answer(attempt, attempt.call_case(case))
-        args = case.fresh()[0]
-        expected = self.twin(*copy.deepcopy(args))
-        names = self.compared or self.parts or ("out",)
-        if len(names) == 1:
-            return attempt.compare(got, np.asarray(expected), names[0], self.mistakes, args)
-        error = 0.0
-        for name, g, e in zip(names, got, expected):
-            try:
-                error = max(error, attempt.compare(g, np.asarray(e), name))
-            except CaseFailure as failure:
-                raise failure.with_hint(diagnose(self.mistakes, args, got)) from None
-        return error
+        args, kwargs = case.fresh()
+        expected = self.twin(*args, **kwargs)
+        try:
+            if len(self.names) == 1:
+                return self._compare(got, expected, self.names[0])
+            return max(self._compare(g, e, n) for g, e, n in zip(got, expected, self.names))
+        except CaseFailure as failure:
+            args, kwargs = case.fresh()
+            hint = diagnose(self.mistakes, args, got, kwargs=kwargs)
+            if hint is None and self.explain is not None:
+                hint = self.explain(attempt, case, got)
+            raise failure.with_hint(hint) from None
+
+    def _compare(self, got: np.ndarray, expected: Any, what: str) -> float:
+        expected = np.asarray(expected, dtype=np.float64)
+        return compare_arrays(
+            got, expected, what=what, tol=tolerance_for(got), swapped_layout_hint=self.layout_hint
+        )
 
     def answer(self, attempt: Attempt, value: Any) -> Any:
         """The compared part(s) of a returned value, as float64 arrays."""
         if not self.parts:
             return attempt.array(value, "out")
         items = dict(zip(self.parts, attempt.tuple(value, self.parts)))
-        names = self.compared or self.parts
-        got = tuple(attempt.array(items[name], name) for name in names)
+        got = tuple(attempt.array(items[name], name) for name in self.names)
         return got[0] if len(got) == 1 else got
 
 
@@ -760,6 +784,8 @@ class Exercise:
             raises ``CaseFailure``. ``Returns`` and ``Backward`` are the common judges.
         functions: the student functions' contract names, in the order the check takes them
             (a proxy or a lambda is named after them).
+        own_names: diagnoses name each function by its own ``__name__`` (``conv_forward_fast``
+            or ``conv_forward_naive`` for one check); False names it by ``functions``.
         numpy_only: apply the banned-library rule (PyTorch, course_utils, SciPy, ...).
         after: a rule judged once every case has passed; a message it returns fails the check.
     """
@@ -770,6 +796,7 @@ class Exercise:
     hidden: Callable[[np.random.Generator], list[Case]]
     judge: Callable[[Attempt, Case], float | None]
     functions: tuple[str, ...] = ()
+    own_names: bool = True
     numpy_only: bool = True
     after: Callable[[Attempt], str | None] | None = None
 
