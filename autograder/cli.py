@@ -10,6 +10,7 @@
 | `feedback [ASSIGNMENT...] [--student ID]` | an HTML page per student and assignment |
 | `export [--to grades.csv]` | one row per student, points per assignment, total |
 | `check NOTEBOOK` | a student's self-check: run the notebook, print a score card |
+| `colab [--package SPEC] [--notebooks URL] [--data URL]` | where Colab gets the course from |
 | `demo` | the whole instructor round on a sample class |
 
 `--course DIR` (default `./course`) is accepted before or after the command. Exit status: 0 on
@@ -35,6 +36,7 @@ COMMANDS = {
     "feedback": "write an HTML page per student and assignment with each failed check",
     "export": "write grades: one row per student, points per assignment, and the total",
     "check": "a student's self-check: run a notebook's visible tests, print a score card",
+    "colab": "set where Colab gets the course package and the release notebooks from",
     "demo": "the whole instructor round on a sample class, ending in a grade table",
 }
 
@@ -145,6 +147,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_positive_int, metavar="SECONDS", help="seconds one cell may run"
     )
 
+    colab = command("colab")
+    colab.description = (
+        "Set where Colab gets the course package and the release notebooks from "
+        "(<course>/colab.json); `cnn-course release` then adds the Colab setup cell and the "
+        "Open in Colab badge to every release notebook. With no setting given, print the "
+        "current ones; settings not given keep their value; an empty value (--data '') "
+        "removes one."
+    )
+    colab.add_argument("--package", metavar="SPEC", help="pip requirement: git, wheel URL")
+    colab.add_argument("--notebooks", metavar="URL", help="GitHub folder of the releases")
+    colab.add_argument("--data", metavar="URL", help="zip or tar archive of data/ (optional)")
+
     demo = command("demo")
     demo.add_argument(
         "--jobs", type=_positive_int, metavar="N", help="notebooks graded at once (default: auto)"
@@ -240,6 +254,28 @@ def _run_check(args) -> int:
     return 0 if card.ok else 1
 
 
+def _run_colab(args) -> int:
+    from dataclasses import asdict
+
+    from autograder.colab import ColabConfig, read_config, write_config
+
+    current = read_config(args.course)
+    given = {"package": args.package, "notebooks": args.notebooks, "data": args.data}
+    changes = {key: value or None for key, value in given.items() if value is not None}
+    if changes:
+        try:
+            path = write_config(args.course, ColabConfig(**{**asdict(current), **changes}))
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        current = read_config(args.course)
+        print(
+            f"Colab settings written to {path}. Run `{_command_line(args, 'release')}` to apply them."
+        )
+    for key, value in asdict(current).items():
+        print(f"  {key}: {value if value is not None else '(not set)'}")
+    return 0
+
+
 def _run_demo(args) -> int:
     from autograder.demo import run_demo
 
@@ -253,6 +289,7 @@ _RUNNERS = {
     "feedback": _run_feedback,
     "export": _run_export,
     "check": _run_check,
+    "colab": _run_colab,
     "demo": _run_demo,
 }
 

@@ -42,10 +42,12 @@ PROJECT_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 DEFAULT_CELL_TIMEOUT = 600
 
 # Files a step leaves beside an autograded notebook, `autograded/<student>/<assignment>/`:
-# the hidden-case seed it was graded with (never copied into the feedback), and for a
-# submission that could not be run at all, why.
+# the hidden-case seed it was graded with, for a submission that could not be run at all why,
+# and the grader's verdicts (none is copied into the feedback).
 SEED_FILE = "hidden_seed.txt"
 PROBLEM_FILE = "not_runnable.txt"
+# The grader's verdict on each test cell, when the checks ran out of the student's process.
+VERDICTS_FILE = "verdicts.json"
 # The environment variable that carries the hidden-case seed to the checks (set in the
 # grading process only; the student's sandboxed kernel never sees it).
 HIDDEN_SEED_VARIABLE = "CNN_COURSE_HIDDEN_SEED"

@@ -28,6 +28,7 @@ from autograder.course import (
     PROBLEM_FILE,
     SEED_FILE,
     TIMEOUT_ERROR_NAME,
+    VERDICTS_FILE,
     Course,
     CourseError,
     GradebookLock,
@@ -242,6 +243,7 @@ def generate_feedback(
                 "feedback",
                 SEED_FILE,
                 PROBLEM_FILE,
+                VERDICTS_FILE,
             ]
             config.GenerateFeedback.preprocessors = _preprocessors()
             log = logging.getLogger(f"autograder.feedback.{who}.{assignment}")

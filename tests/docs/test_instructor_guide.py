@@ -50,7 +50,7 @@ def test_the_guide_has_console_blocks_for_every_step():
         assert any(f"cnn-course {step}" in c for c in commands), f"no `cnn-course {step}`"
     assert any("--jobs" in c and "--timeout" in c for c in commands)
     assert any(c.endswith(".zip") for c in commands), "collecting a zip is not shown"
-    assert any("autograder.colab" in c for c in commands)
+    assert any("cnn-course colab" in c for c in commands)
 
 
 @pytest.fixture
