@@ -6,7 +6,7 @@
 |---|---|
 | `release [--out DIR] [--source DIR] [ASSIGNMENT...]` | build the student release |
 | `collect SRC [--force]` | take submissions `SRC/<student>/<assignment>/*.ipynb` or a zip |
-| `autograde [ASSIGNMENT...] [--student ID] [--jobs N] [--timeout S] [--isolation sandbox|kernel] [--require-sandbox] [--scheduler ADDRESS]` | grade submissions |
+| `autograde [ASSIGNMENT...] [--student ID] [--jobs N] [--timeout S] [--budget S] [--memory GIB] [--isolation sandbox|kernel] [--allow-unsandboxed] [--require-sandbox] [--scheduler ADDRESS]` | grade submissions |
 | `feedback [ASSIGNMENT...] [--student ID]` | an HTML page per student and assignment |
 | `export [--to grades.csv]` | one row per student, points per assignment, total |
 | `check NOTEBOOK` | a student's self-check: run the notebook, print a score card |
@@ -61,6 +61,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
 def _add_course_option(parser: argparse.ArgumentParser, default) -> None:
     parser.add_argument(
         "--course",
@@ -110,20 +120,45 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs", type=_positive_int, default=1, metavar="N", help="notebooks graded at once"
     )
     autograde.add_argument(
-        "--timeout", type=_positive_int, metavar="SECONDS", help="seconds one cell may run"
+        "--timeout",
+        type=_positive_int,
+        metavar="SECONDS",
+        help="seconds one cell may run (default: what each notebook declares, else 600)",
     )
     autograde.add_argument(
-        "--require-sandbox",
-        action="store_true",
-        help="refuse to grade unless every protection (bubblewrap, process limit) is active",
+        "--budget",
+        type=_positive_int,
+        metavar="SECONDS",
+        help="seconds a whole notebook may take; the cells still to run after it score 0 "
+        "(default: what each notebook declares, else 1800)",
+    )
+    autograde.add_argument(
+        "--memory",
+        type=_positive_float,
+        metavar="GIB",
+        help="memory cap of each kernel in GiB (default: sized so that --jobs kernels fit in "
+        "this machine, at most 6)",
     )
     autograde.add_argument(
         "--isolation",
         choices=("sandbox", "kernel"),
         help="sandbox: the student's cells run in a sandboxed kernel and the checks in the "
         "grader, out of the student's reach; kernel: the checks run in the student's kernel, "
-        "as plain nbgrader does. Default: $CNN_COURSE_ISOLATION, else sandbox; "
+        "as plain nbgrader does (no sandbox). Default: $CNN_COURSE_ISOLATION, else sandbox; "
         "see docs/grading-security.md",
+    )
+    autograde.add_argument(
+        "--allow-unsandboxed",
+        action="store_true",
+        help="grade with isolation sandbox even where bubblewrap or a process limit is "
+        "missing (limits only: the student's code runs with your permissions); without it "
+        "such a run refuses and grades nothing",
+    )
+    autograde.add_argument(
+        "--require-sandbox",
+        action="store_true",
+        help="refuse any isolation but sandbox (the full sandbox is required anyway unless "
+        "--allow-unsandboxed)",
     )
     autograde.add_argument(
         "--scheduler",
@@ -210,6 +245,11 @@ def _run_collect(args) -> int:
 def _run_autograde(args) -> int:
     from autograder.grade import autograde
 
+    limits = None
+    if args.memory is not None:
+        from autograder.isolation.sandbox import Limits
+
+        limits = Limits(memory_bytes=int(args.memory * (1 << 30)))
     report = autograde(
         _existing_course(args),
         args.assignments or None,
@@ -219,6 +259,9 @@ def _run_autograde(args) -> int:
         require_sandbox=args.require_sandbox,
         scheduler=args.scheduler,
         isolation=args.isolation,
+        allow_unsandboxed=args.allow_unsandboxed,
+        budget=args.budget,
+        limits=limits,
     )
     print("protections:")
     for line in report.protections:

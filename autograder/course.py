@@ -36,10 +36,16 @@ COURSE_ID = "cnn-course"
 # install); a wheel does not ship them, so `cnn-course release --source DIR` names them there.
 PROJECT_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
-# Seconds a single cell may run during autograde before nbgrader interrupts it. The course
-# notebooks train small networks in their FAST configuration, which takes a minute or two per
-# cell on a 2-core CPU; a stuck submission is stopped after this long and scored for what ran.
+# How long grading may take, for a notebook whose source does not say (`Course.grading_times`):
+# seconds one cell may run before it is interrupted (its test scores 0, the notebook goes on),
+# and seconds the whole notebook may take (its grading budget: when it runs out, the cells
+# still to come are not run and score 0). The course's notebooks declare their own, sized to
+# what they need, so that a submission that loops costs the class one budget at most.
 DEFAULT_CELL_TIMEOUT = 600
+DEFAULT_BUDGET = 1800
+# Where a source notebook declares them: its metadata
+# {"cnn_course": {"grading": {"cell_timeout": 60, "budget": 240}}} (seconds).
+GRADING_METADATA = ("cnn_course", "grading")
 
 # Files a step leaves beside an autograded notebook, `autograded/<student>/<assignment>/`:
 # the hidden-case seed it was graded with, for a submission that could not be run at all why,
@@ -298,3 +304,24 @@ class Course:
     def release_path(self, assignment: str) -> Path:
         """`release/<assignment>/<assignment>.ipynb`."""
         return self.release_dir / assignment / f"{assignment}.ipynb"
+
+    def grading_times(self, assignment: str) -> tuple[float | None, float | None]:
+        """(cell timeout, grading budget) in seconds that the assignment's SOURCE notebook
+        declares (the instructor's copy, never the submission's metadata, which a student
+        controls); None for each it does not declare."""
+        import json
+
+        try:
+            metadata = json.loads(self.source_path(assignment).read_text(encoding="utf-8"))[
+                "metadata"
+            ]
+            for key in GRADING_METADATA:
+                metadata = metadata.get(key, {})
+        except (OSError, ValueError, KeyError, AttributeError):
+            return None, None
+        found = []
+        for key in ("cell_timeout", "budget"):
+            value = metadata.get(key) if isinstance(metadata, dict) else None
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+            found.append(float(value) if ok else None)
+        return found[0], found[1]

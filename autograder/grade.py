@@ -12,8 +12,16 @@ module adds what a class of real submissions needs on top:
   cell, checks included, in the student's kernel with nbgrader's own `Execute`, and the points
   are the test cells' outcomes, as plain nbgrader grades. Both grade every course notebook
   right.
-- `require_sandbox`: refuse to grade unless bubblewrap and a process limit are active here;
-  the report always lists which protections were on.
+- failing closed: with isolation "sandbox" (the default), grading refuses to start where
+  bubblewrap or a process limit is missing, grades nothing and says what is missing, how to
+  install it and the two ways on (`refusal`): isolation "kernel", or `allow_unsandboxed`
+  (`--allow-unsandboxed`: the checks out of the student's process, with limits, but no
+  sandbox). On a Dask cluster each worker checks for itself. The report always lists which
+  protections were on, and the memory cap, sized so that `jobs` kernels fit in the machine.
+- a budget per notebook: each cell may run for the notebook's cell timeout, and the whole
+  notebook for its grading budget (both declared in the source notebook's metadata, see
+  `Course.grading_times`, or given per run); when the budget runs out the remaining cells are
+  not run and the submission is marked as timed out in that cell.
 - `jobs` submissions graded side by side, each in its own process with one thread
   (`OMP_NUM_THREADS=1`, ..., inherited by the kernel), or, with `scheduler`, on a Dask cluster
   (`dask.distributed`; every worker must see the course directory at the same path). Both run
@@ -22,7 +30,7 @@ module adds what a class of real submissions needs on top:
   course's gradebook lock; only the execution of the notebook, where the time goes, runs
   outside it.
 - a per-cell timeout: a cell that runs longer is interrupted, its output says "timed out after
-  N s", and the notebook goes on with the next cell.
+  N s", and the notebook goes on with the next cell, within its budget.
 - honest noise is free: a warning or a line on stderr inside a grade cell would make nbgrader
   give that cell 0 points, so stderr streams of grade cells are turned into stdout before
   nbgrader scores them (`HonestStderr`). Failing checks raise, and an error still scores 0.
@@ -44,13 +52,16 @@ executors and `run_jobs`; `grade_job`, the worker; nbgrader's pipeline with our 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import multiprocessing
 import os
 import secrets
 import shutil
+import socket
 import sys
+import time
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -60,6 +71,7 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Any, Bool, Integer
 
 from autograder.course import (
+    DEFAULT_BUDGET,
     DEFAULT_CELL_TIMEOUT,
     HIDDEN_SEED_VARIABLE,
     PROBLEM_FILE,
@@ -71,16 +83,16 @@ from autograder.course import (
     GradebookLock,
     format_points,
 )
-from autograder.isolation.sandbox import Limits, detect_protections
+from autograder.isolation.sandbox import Limits, detect_protections, kernel_memory_bytes
 from autograder.isolation.verdicts import grade_notebook
 
 # Where the checks run (see docs/grading-security.md, "Isolation"): "sandbox" runs the student's
 # cells in a sandboxed kernel and the checks here, through proxies; "kernel" runs every cell,
 # checks included, in the student's kernel, as nbgrader does.
 ISOLATIONS = ("sandbox", "kernel")
-# The sandbox needs POSIX process control (inherited descriptors, process groups, setrlimit);
-# elsewhere (Windows) the checks run in the student's kernel, as plain nbgrader runs them.
-DEFAULT_ISOLATION = "sandbox" if os.name == "posix" else "kernel"
+# The default everywhere: grading fails closed where the sandbox is missing (`refusal`), and
+# the instructor chooses a weaker way on explicitly (isolation "kernel", allow_unsandboxed).
+DEFAULT_ISOLATION = "sandbox"
 ISOLATION_ENV = "CNN_COURSE_ISOLATION"
 # Threads per grading process (and its kernel): side-by-side workers must not oversubscribe.
 ONE_THREAD_ENV = {
@@ -180,9 +192,9 @@ class Job:
     seed: int
     timeout: int
     isolation: str
-    limits: Limits
+    limits: Limits  # limits.wall_seconds is the notebook's grading budget
     sandbox: bool = True
-    require_sandbox: bool = False
+    allow_unsandboxed: bool = False
 
 
 @dataclass
@@ -202,20 +214,13 @@ def not_runnable(reason: str) -> Outcome:
 
 
 def _isolation(isolation: str | None, require_sandbox: bool) -> str:
-    """The run's isolation: the argument, else `CNN_COURSE_ISOLATION`, else the default."""
+    """The run's isolation: the argument, else `CNN_COURSE_ISOLATION`, else "sandbox"."""
     if isolation is None:
-        # Asking for the sandbox asks for the mode that uses it.
-        fallback = "sandbox" if require_sandbox else DEFAULT_ISOLATION
-        isolation = os.environ.get(ISOLATION_ENV) or fallback
+        isolation = os.environ.get(ISOLATION_ENV) or DEFAULT_ISOLATION
     if isolation not in ISOLATIONS:
         raise ValueError(
             f"isolation must be one of {', '.join(ISOLATIONS)}; got {isolation!r}. "
             f"(It can come from the environment variable {ISOLATION_ENV}.)"
-        )
-    if isolation == "sandbox" and os.name != "posix":
-        raise CourseError(
-            "isolation 'sandbox' needs Linux or macOS (it controls the kernel's processes with "
-            "POSIX calls); on this system grade with isolation 'kernel'."
         )
     if require_sandbox and isolation != "sandbox":
         raise CourseError(
@@ -226,16 +231,62 @@ def _isolation(isolation: str | None, require_sandbox: bool) -> str:
     return isolation
 
 
-def _protection_lines(isolation: str, sandbox: bool) -> list[str]:
+def refusal(where: str = "this machine") -> str:
+    """Why grading stops when the sandbox is not complete on ``where``, and the ways on."""
+    protections = detect_protections()
+    if os.name != "posix":
+        missing = [
+            "the sandbox needs Linux (bubblewrap, cgroups) or at least a POSIX system "
+            "(process groups, resource limits); this system has neither"
+        ]
+    else:
+        missing = protections.missing()
+    lines = [
+        f"grading refused: the sandbox that runs students' code is not complete on {where}, so "
+        "nothing was graded and the gradebook is unchanged. Missing:",
+        *(f"  - {line}" for line in missing),
+        "Install what is missing and grade again; or choose, knowing what it gives up:",
+        "  --isolation kernel    every cell, checks included, runs in the student's kernel, as "
+        "plain nbgrader does: a submission can read the hidden tests and the gradebook, change "
+        "its own grade, and runs with your permissions.",
+    ]
+    if os.name == "posix":
+        lines.append(
+            "  --allow-unsandboxed   the checks still run out of the student's process and "
+            "decide the points, with CPU, memory, time and output limits, but the student's code "
+            "runs with your permissions: it can read and change your files (other submissions, "
+            "the gradebook) and reach the network."
+        )
+    return "\n".join(lines)
+
+
+def _protection_lines(isolation: str, sandbox: bool, limits: Limits, jobs: int) -> list[str]:
     if isolation == "kernel":
         return [
             "[OFF] isolation 'kernel': every cell, checks included, runs in the student's "
             "kernel as nbgrader runs it (no sandbox; verdicts are the test cells' outcomes). "
             f"{ISOLATION_ENV}=sandbox grades out of the student's process."
         ]
-    if sandbox:
-        return detect_protections().lines()
-    return ["[OFF] sandbox turned off: kernels run without bubblewrap (limits still apply)"]
+    lines = (
+        detect_protections().lines()
+        if sandbox
+        else ["[OFF] sandbox turned off: kernels run without bubblewrap (limits still apply)"]
+    )
+    return [
+        *lines,
+        f"      memory cap {limits.memory_bytes / (1 << 30):.1f} GiB per kernel, {jobs} at once",
+    ]
+
+
+def _budget(
+    course: Course, assignment: str, budget: float | None, timeout: int | None, limits: Limits
+) -> tuple[int, float]:
+    """(cell timeout, grading budget) of one assignment: the arguments, else what its source
+    notebook declares (`course.grading_times`), else the defaults (`DEFAULT_CELL_TIMEOUT`,
+    `limits.wall_seconds`)."""
+    declared_timeout, declared_budget = course.grading_times(assignment)
+    cell = int(timeout or declared_timeout or DEFAULT_CELL_TIMEOUT)
+    return cell, float(budget or declared_budget or limits.wall_seconds)
 
 
 def autograde(
@@ -251,6 +302,8 @@ def autograde(
     limits: Limits | None = None,
     sandbox: bool = True,
     isolation: str | None = None,
+    allow_unsandboxed: bool = False,
+    budget: float | None = None,
 ) -> GradeReport:
     """Grade every collected submission of the given assignments.
 
@@ -261,20 +314,29 @@ def autograde(
             `submitted/`.
         jobs: submissions graded at the same time, each in its own one-thread process.
         timeout: seconds one cell may run before it is interrupted (its test then scores 0);
-            None uses the course default (`autograder.course.DEFAULT_CELL_TIMEOUT`).
+            None uses what each source notebook declares, else
+            `autograder.course.DEFAULT_CELL_TIMEOUT`.
         progress: show a tqdm progress bar on stderr.
-        require_sandbox: raise `CourseError` instead of grading when the full sandbox
-            (bubblewrap and a process limit) is not available on this machine (or, with a
-            scheduler, score a submission 0 on a worker that lacks it).
+        require_sandbox: refuse any isolation but "sandbox" (the full sandbox is required
+            anyway unless `allow_unsandboxed`; kept for scripts that pass it).
         scheduler: the address of a Dask scheduler (``tcp://host:8786``); None grades here.
-        limits: the kernel's resource limits (`autograder.isolation.sandbox.Limits()` by
-            default).
-        sandbox: run kernels in bubblewrap where it works (False only to measure its cost).
+        limits: the kernel's resource limits; by default `Limits()` with the memory cap sized
+            so that `jobs` kernels fit in this machine (`kernel_memory_bytes`). The notebook's
+            grading budget replaces `limits.wall_seconds`.
+        sandbox: run kernels in bubblewrap (False only to measure its cost; it implies
+            `allow_unsandboxed`).
         isolation: where the checks run, one of `ISOLATIONS`: "sandbox" (the student's code
             in a sandboxed kernel, the checks and verdicts in the grader) or "kernel" (every
             cell in the student's kernel, points from the test cells' outcomes, as nbgrader
             grades). None reads `CNN_COURSE_ISOLATION`, else uses "sandbox" with
             `require_sandbox` and `DEFAULT_ISOLATION` without.
+        allow_unsandboxed: with isolation "sandbox", grade even where the full sandbox
+            (bubblewrap and a process limit) is missing, with the limits only. Without it such
+            a run refuses: `CourseError`, nothing graded (with a scheduler, each worker that
+            lacks it scores its submissions 0, naming itself).
+        budget: seconds a whole notebook may take; when it runs out, the submission's
+            remaining cells are not run and every point not yet earned is 0. None uses what
+            each source notebook declares, else `autograder.course.DEFAULT_BUDGET`.
 
     Returns:
         a `GradeReport`: `.lines()` is the summary, `.ok` is False when something needs the
@@ -289,14 +351,22 @@ def autograde(
         )
     if timeout is not None and timeout <= 0:
         raise ValueError(f"timeout is in seconds per cell and must be positive, got {timeout}.")
+    if budget is not None and budget <= 0:
+        raise ValueError(f"budget is in seconds per notebook and must be positive, got {budget}.")
     isolation = _isolation(isolation, require_sandbox)
-    if require_sandbox and not (sandbox and detect_protections().full) and scheduler is None:
-        raise CourseError(
-            "the full sandbox is not available on this machine, and --require-sandbox asks "
-            "for it:\n" + "\n".join(detect_protections().lines())
-        )
+    allow_unsandboxed = allow_unsandboxed or not sandbox
+    if isolation == "sandbox" and os.name != "posix":
+        raise CourseError(refusal())
+    if isolation == "sandbox" and not allow_unsandboxed and scheduler is None:
+        if not detect_protections().full:
+            raise CourseError(refusal())
+    if limits is None:
+        try:
+            limits = Limits(memory_bytes=kernel_memory_bytes(jobs))
+        except ValueError as error:
+            raise CourseError(str(error)) from None
     course.ensure()
-    report = GradeReport(protections=_protection_lines(isolation, sandbox))
+    report = GradeReport(protections=_protection_lines(isolation, sandbox, limits, jobs))
     with course.lock(), Gradebook(course.db_url, "cnn-course") as gb:
         released = {a.name for a in gb.assignments}
     wanted = list(assignments) if assignments else sorted(released)
@@ -312,6 +382,7 @@ def autograde(
         )
         students = []
     run_seed = secrets.randbelow(2**31 - 1) + 1
+    times = {a: _budget(course, a, budget, timeout, limits) for a in wanted if a in released}
     todo: list[Job] = []
     for assignment in wanted:
         if assignment not in released:
@@ -334,17 +405,18 @@ def autograde(
                 )
                 continue
             seed = _read_seed(course.autograded_dir / who / assignment / SEED_FILE) or run_seed
+            cell_timeout, seconds = times[assignment]
             todo.append(
                 Job(
                     str(course.root),
                     assignment,
                     who,
                     seed,
-                    int(timeout or DEFAULT_CELL_TIMEOUT),
+                    cell_timeout,
                     isolation,
-                    limits or Limits(),
+                    dataclasses.replace(limits, wall_seconds=seconds),
                     sandbox,
-                    require_sandbox,
+                    allow_unsandboxed,
                 )
             )
 
@@ -536,13 +608,15 @@ def grade_job(job: Job) -> Outcome:
     reason = _unreadable(path)
     if reason:
         return not_runnable(reason)
-    protections = detect_protections()
-    if job.require_sandbox and not (
-        job.isolation == "sandbox" and job.sandbox and protections.full
-    ):
+    if job.isolation == "sandbox" and not job.allow_unsandboxed and not detect_protections().full:
+        # On a cluster, each worker checks for itself (the scheduler's machine may differ).
+        where = f"the worker {socket.gethostname()}"
         return not_runnable(
-            "the full sandbox is required but not available on the machine that graded it: "
-            + "; ".join(line.strip() for line in protections.lines() if "OFF" in line)
+            refusal(where).splitlines()[0]
+            + " "
+            + " ".join(
+                line.strip() for line in refusal(where).splitlines()[1:] if line.startswith("  - ")
+            )
         )
     lock = course.lock()
     config = _nbgrader_config(course, job, lock)
@@ -615,6 +689,7 @@ def _nbgrader_config(course: Course, job: Job, lock: GradebookLock):
             "--IPKernelApp.log_level=ERROR",
         ]
         config.ExecuteOutsideLock.lock = lock
+        config.ExecuteOutsideLock.budget = int(job.limits.wall_seconds)
         config.Autograde.autograde_preprocessors = _pipeline(ExecuteOutsideLock)
     else:
         config.ExecuteOutOfProcess.timeout = job.timeout
@@ -641,14 +716,21 @@ def _quiet_log(name: str) -> tuple[logging.Logger, _ListHandler]:
 
 
 def _timeout_notes(graded: Path, timeout: int) -> list[str]:
-    """ "cell N (grade id) timed out after T s" for each cell nbgrader stopped at its timeout."""
+    """ "cell N (grade id) timed out after T s" for each cell nbgrader stopped at its timeout,
+    and once, where the grading budget ran out, why the cells after it did not run."""
     import nbformat
 
-    notes = []
+    notes: list[str] = []
     nb = nbformat.read(str(graded), as_version=4)
     for index, cell in enumerate(nb.cells):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error" and output.get("ename") == TIMEOUT_ERROR_NAME:
+                evalue = output.get("evalue", "")
+                if evalue.startswith("not run: "):
+                    note = "timed out: " + evalue.removeprefix("not run: ")
+                    if note not in notes:
+                        notes.append(note)
+                    break
                 grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
                 name = f"cell {index + 1}" + (f" ({grade_id})" if grade_id else "")
                 notes.append(f"{name} timed out after {timeout} s")
@@ -759,13 +841,52 @@ class ExecuteOutOfProcess(NbGraderPreprocessor):
 
 class ExecuteOutsideLock(Execute):
     """nbgrader's Execute (every cell in the student's kernel), releasing the gradebook lock
-    while the kernel runs."""
+    while the kernel runs, within the notebook's grading budget: each cell may run for the
+    cell timeout or what is left of the budget, whichever is less; once the budget is used up,
+    the cells after it are not run (a code cell gets a timeout error, so its test scores 0)."""
 
     lock = Any(None, help="The gradebook lock, released while the notebook runs.").tag(config=True)
+    budget = Integer(DEFAULT_BUDGET, help="Seconds the whole notebook may take.").tag(config=True)
 
     def preprocess(self, nb, resources, km=None):
+        self._cell_timeout = self.timeout
+        self._deadline = time.monotonic() + self.budget
+        self._spent_in: str | None = None
         with _released(self.lock):
             return super().preprocess(nb, resources, km=km)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return super().preprocess_cell(cell, resources, index)
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        label = f"cell {index + 1}" + (f" ({grade_id})" if grade_id else "")
+        left = self._deadline - time.monotonic()
+        if self._spent_in is None and left <= 0:
+            self._spent_in = label
+        if self._spent_in is not None:
+            message = (
+                f"not run: the notebook used up its grading budget of {self.budget} s in "
+                f"{self._spent_in}"
+            )
+            cell.outputs = [_timeout_error(message)]
+            return cell, resources
+        self.timeout = max(1, int(min(self._cell_timeout, left)))
+        cell, resources = super().preprocess_cell(cell, resources, index)
+        timed_out = any(o.get("ename") == TIMEOUT_ERROR_NAME for o in cell.get("outputs", []))
+        if timed_out and left < self._cell_timeout:
+            self._spent_in = label
+        return cell, resources
+
+
+def _timeout_error(message: str):
+    from nbformat.v4 import new_output
+
+    return new_output(
+        "error",
+        ename=TIMEOUT_ERROR_NAME,
+        evalue=message,
+        traceback=[f"{TIMEOUT_ERROR_NAME}: {message}"],
+    )
 
 
 class HonestStderr(NbGraderPreprocessor):

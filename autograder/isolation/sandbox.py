@@ -53,6 +53,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.course import DEFAULT_BUDGET
 from autograder.kernel.main import COPY_FROM_VARIABLE
 
 SANDBOX_HOME = "/home/student"
@@ -74,7 +75,8 @@ class Limits:
         file_size_bytes: largest file the kernel may write (RLIMIT_FSIZE).
         disk_bytes: size of the kernel's working directory (a tmpfs; with bubblewrap only).
         output_bytes: characters of output one cell may leave in the notebook.
-        wall_seconds: wall time of the whole notebook; the kernel is killed after it.
+        wall_seconds: wall time of the whole notebook, its grading budget; the kernel is
+            killed after it.
         open_files: file descriptors (RLIMIT_NOFILE).
     """
 
@@ -84,13 +86,58 @@ class Limits:
     file_size_bytes: int = 64 << 20
     disk_bytes: int = 256 << 20
     output_bytes: int = 1 << 20
-    wall_seconds: float = 3600.0
+    wall_seconds: float = DEFAULT_BUDGET
     open_files: int = 1024
 
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:
             if getattr(self, name) <= 0:
                 raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)}.")
+
+
+#: Memory kept for each grading process beside its kernel (the checks, nbgrader, PyTorch), and
+#: for the machine itself, when the kernels' memory cap is sized to the machine.
+GRADER_MEMORY_BYTES = 1 << 30
+SYSTEM_MEMORY_BYTES = 2 << 30
+#: The most one kernel gets, however large the machine (the course's notebooks need far less).
+MAX_KERNEL_MEMORY_BYTES = 6 << 30
+#: The least: below this a course notebook cannot import PyTorch and train its small models.
+MIN_KERNEL_MEMORY_BYTES = 2 << 30
+
+
+def machine_memory_bytes() -> int | None:
+    """This machine's physical memory, or None where the system does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def kernel_memory_bytes(jobs: int, total: int | None = None) -> int:
+    """The memory cap of one kernel when ``jobs`` notebooks are graded at once: what the
+    machine has, less the system's share and each grading process's own, split between the
+    jobs, at most ``MAX_KERNEL_MEMORY_BYTES``. So ``jobs`` kernels at their cap, beside their
+    graders, fit in the machine.
+
+    Raises:
+        ValueError: when the machine is too small for ``jobs`` kernels of at least
+            ``MIN_KERNEL_MEMORY_BYTES``.
+    """
+    total = machine_memory_bytes() if total is None else total
+    if total is None:
+        return MAX_KERNEL_MEMORY_BYTES
+    share = (total - SYSTEM_MEMORY_BYTES - jobs * GRADER_MEMORY_BYTES) // jobs
+    if share < MIN_KERNEL_MEMORY_BYTES:
+        gib = total / (1 << 30)
+        most = max(
+            1, (total - SYSTEM_MEMORY_BYTES) // (MIN_KERNEL_MEMORY_BYTES + GRADER_MEMORY_BYTES)
+        )
+        raise ValueError(
+            f"{jobs} notebooks at once do not fit in this machine's {gib:.1f} GiB of memory: each "
+            f"kernel needs at least {MIN_KERNEL_MEMORY_BYTES >> 30} GiB beside its grader "
+            f"({GRADER_MEMORY_BYTES >> 30} GiB). Grade with --jobs {most} or fewer."
+        )
+    return int(min(MAX_KERNEL_MEMORY_BYTES, share))
 
 
 @dataclass(frozen=True)
@@ -111,8 +158,26 @@ class Protections:
 
     @property
     def full(self) -> bool:
-        """True when every protection is active: the sandbox that ``require_sandbox`` asks for."""
+        """True when every protection is active: the sandbox that grading requires unless the
+        instructor opts out (``autograde(allow_unsandboxed=True)`` or isolation "kernel")."""
         return self.bubblewrap and (self.cgroup or self.nproc)
+
+    def missing(self) -> list[str]:
+        """What is missing from the full sandbox, and how to get it, one line each."""
+        lines = []
+        if not self.bubblewrap:
+            lines.append(
+                "bubblewrap (the kernel's own file system view, no network, own PIDs): "
+                + "; ".join(why for why in self.why_not if "bubblewrap" in why)
+            )
+        if not (self.cgroup or self.nproc):
+            lines.append(
+                "a process limit: no writable cgroup (pids.max) here, and RLIMIT_NPROC cannot "
+                "limit the kernel of a grader that runs as root. Grade as an ordinary user, or "
+                "give the grading user a writable cgroup (systemd: `systemd-run --user --scope "
+                "-p Delegate=yes cnn-course autograde ...`)."
+            )
+        return lines
 
     def lines(self) -> list[str]:
         on, off = "on ", "OFF"
@@ -139,7 +204,11 @@ def detect_protections() -> Protections:
     bwrap = shutil.which("bwrap")
     works = False
     if bwrap is None:
-        why.append("bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)")
+        why.append(
+            "bubblewrap is not installed (Debian/Ubuntu: sudo apt-get install bubblewrap; "
+            "Fedora: sudo dnf install bubblewrap; macOS and Windows have no bubblewrap: grade "
+            "on Linux, e.g. in a virtual machine)"
+        )
     else:
         probe = subprocess.run(
             [bwrap, *_bwrap_system_binds(), "--unshare-all", "--die-with-parent", "true"],
@@ -150,7 +219,13 @@ def detect_protections() -> Protections:
         works = probe.returncode == 0
         if not works:
             message = (probe.stderr.strip().splitlines() or ["no message"])[-1]
-            why.append(f"bubblewrap cannot create namespaces here ({message})")
+            why.append(
+                f"bubblewrap is installed but cannot create namespaces here ({message}): enable "
+                "unprivileged user namespaces (Debian: sudo sysctl -w "
+                "kernel.unprivileged_userns_clone=1; Ubuntu 23.10 and later: sudo sysctl -w "
+                "kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile for "
+                "bwrap), or grade outside a container that forbids them"
+            )
     cgroup = _cgroup_layout() is not None
     if not cgroup:
         why.append("no writable cgroup hierarchy: processes and memory are limited per process")

@@ -33,7 +33,9 @@ import builtins
 import contextlib
 import io
 import os
+import shutil
 import socket
+import tempfile
 import time
 import traceback
 import warnings
@@ -83,6 +85,7 @@ class NotebookResult:
     verdicts: list[Verdict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     kernel_lost: str | None = None
+    timed_out: str | None = None  # the cell in which the grading budget ran out
 
 
 # --- running a test cell in the grader -------------------------------------------------------------
@@ -231,6 +234,21 @@ def _cap_outputs(outputs: list, limit: int) -> list:
     return kept
 
 
+def kernel_folder(submission_dir: Path) -> Path:
+    """A fresh copy of the submission's folder for the kernel to start in, without any notebook.
+
+    The folder nbgrader hands to the execute step holds the notebook being graded, whose test
+    cells are the source's, hidden tests included. The kernel is sent the student's cells one by
+    one and needs no notebook file, so none is copied: nothing the student's code can read holds
+    the hidden tests. Other files of the submission (data a notebook reads) are copied.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="cnn-course-submission-"))
+    shutil.copytree(
+        submission_dir, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.ipynb")
+    )
+    return folder
+
+
 def grade_notebook(
     nb,
     submission_dir: Path,
@@ -241,8 +259,13 @@ def grade_notebook(
     sandbox: bool = True,
 ) -> NotebookResult:
     """Grade ``nb`` (an nbformat notebook whose locked and test cells are the source's) with a
-    kernel started in a copy of ``submission_dir``. Fills in the cells' outputs; returns the
-    verdict of every test cell."""
+    kernel started in a copy of ``submission_dir`` (its notebooks left out, see
+    ``kernel_folder``). Fills in the cells' outputs; returns the verdict of every test cell.
+
+    ``timeout`` bounds each cell; ``limits.wall_seconds`` is the notebook's grading budget: when
+    it runs out, the cell that is running is stopped, the kernel is killed, the cells after it
+    are not run and every test cell not yet passed scores 0, with the cell named in the reason.
+    """
     import nbformat
 
     result = NotebookResult()
@@ -253,8 +276,9 @@ def grade_notebook(
     kernel_env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     kernel_env.setdefault("PYTHONHASHSEED", "0")
     kernel_env.setdefault("LANG", "C.UTF-8")
+    folder = kernel_folder(submission_dir)
     kernel = KernelProcess(
-        submission_dir,
+        folder,
         ["-m", "autograder.kernel", str(theirs.fileno()), str(interrupt_read)],
         kernel_env,
         (theirs.fileno(), interrupt_read),
@@ -269,9 +293,19 @@ def grade_notebook(
             os.write(interrupt_write, b"!")
 
     client = KernelClient(ours, interrupt, kernel.ended)
-    deadline = time.monotonic() + limits.wall_seconds
+    budget = limits.wall_seconds
+    deadline = time.monotonic() + budget
     imports = locked_imports(nb.cells)
     sources: list[str] = []
+
+    def out_of_budget(label: str) -> None:
+        """The budget ran out in the cell ``label``: stop the notebook there."""
+        client.lost = (
+            f"timed out: the notebook used up its grading budget of {budget:g} s in {label}"
+        )
+        result.timed_out = label
+        kernel.kill()
+
     try:
         try:
             client.wait_ready(START_SECONDS)
@@ -284,9 +318,10 @@ def grade_notebook(
             label = f"cell {index + 1}" + (f" ({meta['grade_id']})" if meta.get("grade_id") else "")
             left = deadline - time.monotonic()
             if client.lost is None and left <= 0:
-                client.lost = f"the notebook ran past its wall time of {limits.wall_seconds:g} s"
-                kernel.kill()
+                out_of_budget(label)
+            # The cell's own timeout, or what is left of the budget when that is less.
             cell_timeout = max(0.1, min(timeout, left))
+            budget_ends_here = left < timeout
             if _is_test_cell(cell):
                 points = float(meta.get("points", 0) or 0)
                 if client.lost is not None:
@@ -308,7 +343,9 @@ def grade_notebook(
                         list(sources),
                         cell_timeout,
                     )
-                    if verdict.timed_out:
+                    if verdict.timed_out and budget_ends_here:
+                        out_of_budget(label)
+                    elif verdict.timed_out:
                         result.notes.append(f"{label} timed out after {cell_timeout:g} s")
                 result.verdicts.append(verdict)
             else:
@@ -324,7 +361,10 @@ def grade_notebook(
                         if state["interrupted"]:
                             outputs = [o for o in outputs if o.get("output_type") != "error"]
                             outputs.append(_timeout_output(cell_timeout))
-                            result.notes.append(f"{label} timed out after {cell_timeout:g} s")
+                            if budget_ends_here:
+                                out_of_budget(label)
+                            else:
+                                result.notes.append(f"{label} timed out after {cell_timeout:g} s")
                     except KernelLost as lost:
                         outputs = [
                             _error_output(
@@ -345,4 +385,5 @@ def grade_notebook(
         kernel.kill()
         ours.close()
         os.close(interrupt_write)
+        shutil.rmtree(folder, ignore_errors=True)
     return result
