@@ -8,7 +8,8 @@
 | `collect SRC [--force]` | take submissions `SRC/<student>/<assignment>/*.ipynb` or a zip |
 | `autograde [ASSIGNMENT...] [--student ID] [--jobs N] [--timeout S] [--budget S] [--memory GIB] [--isolation sandbox|kernel] [--allow-unsandboxed] [--require-sandbox] [--scheduler ADDRESS]` | grade submissions |
 | `feedback [ASSIGNMENT...] [--student ID]` | an HTML page per student and assignment |
-| `export [--to grades.csv]` | one row per student, points per assignment, total |
+| `export [--to grades.csv] [--detail] [--format csv|canvas|moodle]` | one row per student, points per assignment, total |
+| `report [ASSIGNMENT...] [--out DIR]` | the class report: scores, exercises, misconceptions |
 | `check NOTEBOOK` | a student's self-check: run the notebook, print a score card |
 | `colab [--package SPEC] [--notebooks URL] [--data URL]` | where Colab gets the course from |
 | `demo` | the whole instructor round on a sample class |
@@ -35,6 +36,7 @@ COMMANDS = {
     "autograde": "grade every collected submission; one bad submission never stops the batch",
     "feedback": "write an HTML page per student and assignment with each failed check",
     "export": "write grades: one row per student, points per assignment, and the total",
+    "report": "what the class got right and wrong: scores, exercises, the hints it was given",
     "check": "a student's self-check: run a notebook's visible tests, print a score card",
     "colab": "set where Colab gets the course package and the release notebooks from",
     "demo": "the whole instructor round on a sample class, ending in a grade table",
@@ -175,6 +177,22 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--to", default="grades.csv", metavar="FILE", help="the CSV to write (default grades.csv)"
     )
+    export.add_argument(
+        "--detail", action="store_true", help="one column per graded cell too (points)"
+    )
+    export.add_argument(
+        "--format",
+        choices=("csv", "canvas", "moodle"),
+        default="csv",
+        help="csv: student_id, one column per assignment, total (the default); canvas and "
+        "moodle: the layout each imports (see `autograder.export`)",
+    )
+
+    report = command("report")
+    report.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all")
+    report.add_argument(
+        "--out", metavar="DIR", help="the folder to write to (default <course>/reports)"
+    )
 
     check = command("check")
     check.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb to check")
@@ -285,8 +303,18 @@ def _run_feedback(args) -> int:
 def _run_export(args) -> int:
     from autograder.export import export_grades
 
-    path = export_grades(_existing_course(args), to=args.to)
+    path = export_grades(_existing_course(args), to=args.to, detail=args.detail, layout=args.format)
     print(f"grades written to {path}")
+    return 0
+
+
+def _run_report(args) -> int:
+    from autograder.report import write_reports
+
+    pages = write_reports(_existing_course(args), args.assignments or None, out=args.out)
+    print(f"report: {len(pages)} page(s), each with its .json beside it")
+    for page in pages:
+        print(f"  {page}")
     return 0
 
 
@@ -331,6 +359,7 @@ _RUNNERS = {
     "autograde": _run_autograde,
     "feedback": _run_feedback,
     "export": _run_export,
+    "report": _run_report,
     "check": _run_check,
     "colab": _run_colab,
     "demo": _run_demo,

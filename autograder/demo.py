@@ -106,6 +106,7 @@ def run_demo(
     from autograder.export import export_grades, grade_table
     from autograder.feedback import generate_feedback
     from autograder.grade import autograde
+    from autograder.report import write_reports
     from autograder.submissions import DEMO_KINDS, write_sample_submissions
 
     if kinds not in ("first", "all", "complete"):
@@ -183,6 +184,13 @@ def run_demo(
     out("")
     out(f"feedback: {len(pages)} pages in {course.feedback_dir}/<student>/<assignment>/")
     out(f"grades CSV: {csv_path}")
+    reports = write_reports(course, assignments)
+    out(
+        f"class report: {len(reports)} pages in {reports[0].parent}/<assignment>.html (and "
+        "<assignment>.json): scores, exercises, and the mistakes the checks named"
+        if reports
+        else "class report: no assignment to report on"
+    )
 
     surprises = []
     for a in columns:

@@ -188,20 +188,35 @@ def not_applicable() -> Any:
     raise NotApplicable
 
 
+@dataclass(frozen=True)
+class Difference:
+    """Where an array answer differs: its name, the expected array and the answer (float64,
+    one shape). A failed check carries the first case's as ``AssertionError.difference``, and
+    the notebook and the feedback page show it as a heat map (``show_difference``)."""
+
+    what: str
+    expected: np.ndarray
+    got: np.ndarray
+
+
 class CaseFailure(Exception):
     """A case failed. The message is the diagnosis body (everything after the first line);
-    ``hint`` the proved mistake, when one explains it."""
+    ``hint`` the proved mistake, when one explains it; ``difference`` the arrays that differ,
+    when the answer is an array of the right shape with wrong values."""
 
-    def __init__(self, message: str, hint: Hint | None = None) -> None:
+    def __init__(
+        self, message: str, hint: Hint | None = None, difference: Difference | None = None
+    ) -> None:
         super().__init__(message)
         self.hint = hint
+        self.difference = difference
 
     def with_hint(self, hint: Hint | None) -> CaseFailure:
         """The same failure explained by ``hint`` (unchanged when ``hint`` is None or a hint is
         already there)."""
         if hint is None or self.hint is not None:
             return self
-        return CaseFailure(str(self), hint)
+        return CaseFailure(str(self), hint, self.difference)
 
 
 def same(got: Any, predicted: Any) -> bool:
@@ -360,12 +375,14 @@ def compare_arrays(
         ):
             raise CaseFailure(message, CHANNELS_LAST)
         raise CaseFailure(message)
+    difference = Difference(what, expected, got) if got.ndim else None
     bad = ~np.isfinite(got) & np.isfinite(expected)
     if bad.any():
         where = tuple(np.argwhere(bad)[0])
         raise CaseFailure(
             f"{what} holds {int(bad.sum())} non-finite value(s) (nan or inf), the first at "
-            f"{what}{_index(where)} where {expected[where]!r} was expected."
+            f"{what}{_index(where)} where {expected[where]!r} was expected.",
+            difference=difference,
         )
     if not matches(got, expected, tol):
         diff = np.abs(got - expected)
@@ -375,7 +392,8 @@ def compare_arrays(
             f"{what} has the right shape {got.shape} but wrong values;\n"
             f"  largest error {diff[where]:.3g} at {what}{_index(where)}: expected "
             f"{expected[where]:.6g}, got {got[where]:.6g} (relative error {rel:.1e}; "
-            f"allowed {tol.rtol:.0e} relative: {tol.why})."
+            f"allowed {tol.rtol:.0e} relative: {tol.why}).",
+            difference=difference,
         )
     return relative_error(got, expected)
 
@@ -897,7 +915,9 @@ def run_cases(
         lines.extend(
             "  " + line if not line.startswith("  ") else line for line in body.splitlines()
         )
-        raise AssertionError("\n".join(lines))
+        error = AssertionError("\n".join(lines))
+        error.difference = failure.difference
+        raise error
     refusal = after() if after is not None else None
     if refusal:
         raise AssertionError(f"{name}: {refusal}")
@@ -918,6 +938,36 @@ def check(function: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
         try:
             return function(*args, **kwargs)
         except AssertionError as failure:
-            raise AssertionError(*failure.args) from None
+            fresh = AssertionError(*failure.args)
+            fresh.difference = getattr(failure, "difference", None)
+            if fresh.difference is not None:
+                show_difference(fresh.difference)
+        raise fresh from None
 
     return run
+
+
+def difference_png(difference: Difference) -> bytes | None:
+    """The heat map of a ``Difference`` as PNG bytes (None when it cannot be drawn)."""
+    from course_utils.plots_diagnosis import difference_png as draw
+
+    try:
+        return draw(difference.expected, difference.got, difference.what)
+    except Exception:  # a picture never stands in the way of the diagnosis
+        return None
+
+
+def show_difference(difference: Difference) -> None:
+    """Show the heat map in the notebook the check runs in (nothing outside IPython: the
+    grader draws it into the graded notebook itself, see autograder.isolation.verdicts)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return
+    png = difference_png(difference)
+    if png is not None:
+        display(Image(data=png, format="png"))

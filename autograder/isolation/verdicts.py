@@ -29,6 +29,7 @@ student's source, and the guard, the line count and the measurements run in the 
 from __future__ import annotations
 
 import ast
+import base64
 import builtins
 import contextlib
 import io
@@ -44,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autograder.checks._engine import Difference, difference_png
 from autograder.course import KERNEL_LOST_ERROR_NAME, TIMEOUT_ERROR_NAME
 from autograder.isolation.client import KernelClient
 from autograder.isolation.proxies import proxy_subjects
@@ -104,6 +106,23 @@ def _warnings_shown_in(stream: io.StringIO) -> Iterator[None]:
         warnings.simplefilter("always")
         warnings.showwarning = show
         yield
+
+
+def _difference_output(difference: Difference | None) -> dict | None:
+    """The heat map of where a failed check's array answer differs, as the display output
+    the notebook shows above the diagnosis (as the check shows it in the student's own
+    notebook)."""
+    png = difference_png(difference) if isinstance(difference, Difference) else None
+    if png is None:
+        return None
+    return {
+        "output_type": "display_data",
+        "data": {
+            "image/png": base64.b64encode(png).decode("ascii"),
+            "text/plain": f"<where {difference.what} differs>",
+        },
+        "metadata": {},
+    }
 
 
 def _error_output(ename: str, evalue: str, lines: list[str]) -> dict:
@@ -185,6 +204,8 @@ def run_test_cell(
             raise
         first = (str(error).strip().splitlines() or [""])[0]
         verdict = Verdict(grade_id, points, False, f"{type(error).__name__}: {first}"[:300])
+        picture = _difference_output(getattr(error, "difference", None))
+        outputs.extend([picture] if picture else [])
         outputs.append(
             _error_output(type(error).__name__, str(error), _traceback_lines(error, filename))
         )
