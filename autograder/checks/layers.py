@@ -380,7 +380,9 @@ _P_AS_KEEP = Hint(
 )
 _IGNORES_SEED = Hint(
     "ignores_seed",
-    'seed NumPy first: if "seed" in dropout_param: np.random.seed(dropout_param["seed"]).',
+    "make the mask from a generator seeded with it: rng = np.random.default_rng(dropout_param.get("
+    '"seed")), then u = rng.random(x.shape). Do not reseed NumPy\'s global generator: that would '
+    "change every other random draw of the program.",
 )
 
 

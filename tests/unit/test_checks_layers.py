@@ -152,6 +152,14 @@ def test_hidden_cases_fail_the_same_wrong_implementation(check, impls, mistake, 
     assert_names_the_mistake(str(failure.value), mistake)
 
 
+def test_the_seed_hint_asks_for_a_generator_and_never_reseeds_numpy():
+    with pytest.raises(AssertionError) as failure:
+        checks.check_dropout_forward(wrong.dropout_forward_ignores_seed)
+    message = str(failure.value)
+    assert 'np.random.default_rng(dropout_param.get("seed"))' in message
+    assert "np.random.seed(" not in message
+
+
 def test_a_backward_check_says_to_fix_the_forward_first():
     def relu_forward(x):
         raise ValueError("oops")

@@ -46,12 +46,11 @@ def _relu_backward(dout, cache, gate_on_dout=False, gate_at_zero=False):
 
 def _dropout_forward(x, dropout_param, scale=True, p_is_keep=False, at_test=False, seeded=True):
     p, mode = dropout_param["p"], dropout_param["mode"]
-    if seeded and "seed" in dropout_param:
-        np.random.seed(dropout_param["seed"])
+    rng = np.random.default_rng(dropout_param.get("seed") if seeded else None)
     keep = p if p_is_keep else 1 - p
     if mode == "test" and not at_test:
         return x.copy(), (dropout_param, None)
-    mask = (np.random.rand(*x.shape) < keep) / (keep if scale else 1.0)
+    mask = (rng.random(x.shape) < keep) / (keep if scale else 1.0)
     return x * mask, (dropout_param, mask)
 
 
