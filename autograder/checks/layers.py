@@ -375,8 +375,8 @@ _ACTIVE_AT_TEST = Hint(
 _P_AS_KEEP = Hint(
     "p_as_keep",
     'p was read as the probability of KEEPING a unit. dropout_param["p"] is the probability of '
-    "DROPPING one (as in the lecture and in torch.nn.Dropout): keep a unit when "
-    "np.random.rand(...) >= p (or < 1 - p), and scale by 1 / (1 - p).",
+    "DROPPING one (as in the lecture and in torch.nn.Dropout): keep a unit when u >= p "
+    "(u = rng.random(x.shape), uniform in [0, 1)), and scale by 1 / (1 - p).",
 )
 _IGNORES_SEED = Hint(
     "ignores_seed",
