@@ -12,6 +12,9 @@ A ``tests/unit/test_checks_<topic>.py`` module builds its tests from these facto
 
 - ``passes_the_solution``: each check passes the source notebook's own solution on its public
   cases, and on its hidden cases for several grader seeds, and says so in one line.
+- ``passes_implementations``: each check passes other right implementations (written
+  independently of the solution, ``tests/wrong/<topic>.CORRECT``; or the reference twins with
+  NumPy in and out, ``numpy_twin``) on its public and hidden cases.
 - ``fails_each_mistake``: each deliberately wrong implementation (``tests/wrong/<topic>.py``)
   fails its check, and the diagnosis names the mistake: ``expected`` is a hint identifier
   (``exercise/mistake``, which must appear in brackets, ``[conv_output_size/floored]``) or a
@@ -23,10 +26,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import pytest
+import torch
 
 from autograder import checks
 from autograder.course import HIDDEN_SEED_VARIABLE
+from autograder.kernel import rules
 from tests.solutions import load_solutions
 
 SEEDS = ("1", "2", "3")
@@ -55,6 +61,45 @@ def passes_the_solution(
         assert f"{result.total}/{result.total} {kind} cases pass" in capsys.readouterr().out
 
     return test
+
+
+def passes_implementations(
+    implementations: Sequence[tuple[Callable, tuple]], seed: str, allow_torch: bool = False
+) -> Callable:
+    """A test: ``check(*impls)`` passes every public case, and every hidden case of grader seed
+    ``seed``, for each ``(check, impls)``. ``allow_torch`` lifts the banned-library rule (for
+    the reference twins, which are PyTorch)."""
+
+    @pytest.mark.parametrize("kind", ["public", "hidden"])
+    @pytest.mark.parametrize(
+        "check, impls", implementations, ids=[_label((*i, None)) for i in implementations]
+    )
+    def test(check, impls, kind, monkeypatch, capsys):
+        if allow_torch:
+            monkeypatch.setattr(rules, "BANNED_MODULES", ())
+        monkeypatch.setenv(HIDDEN_SEED_VARIABLE, seed)
+        result = check(*impls, cases=kind)
+        assert result.passed == result.total > 0
+        assert result.kind == kind
+        assert f"{result.total}/{result.total} {kind} cases pass" in capsys.readouterr().out
+
+    return test
+
+
+def numpy_twin(twin: Callable) -> Callable:
+    """A reference twin with NumPy arrays in and out (a cache stays as the twin made it)."""
+
+    def wrapper(*args):
+        tensors = [torch.from_numpy(a.copy()) if isinstance(a, np.ndarray) else a for a in args]
+        result = twin(*tensors)
+        if isinstance(result, torch.Tensor):
+            return result.numpy()
+        if isinstance(result, tuple):
+            return tuple(v.numpy() if isinstance(v, torch.Tensor) else v for v in result)
+        return result
+
+    wrapper.__name__ = twin.__name__
+    return wrapper
 
 
 def _label(mistake: tuple) -> str:
