@@ -90,6 +90,7 @@ def grades_through_a_kernel(
             names = ", ".join(impl.__name__ for impl in impls)
             tests.append(expect_mistake(check.__name__, names, pattern))
         student = solutions_source(assignment) + "\n\n" + module_body(wrong)
-        assert failing_tests(tmp_path, imports, student, tests) == []
+        failures = failing_tests(tmp_path, imports, student, tests)
+        assert failures == [], "\n\n".join(f"{test}\n{trace}" for test, trace in failures)
 
     return test

@@ -570,18 +570,21 @@ class Attempt:
 
     def __init__(self, exercise: Exercise, impls: Sequence[Any]) -> None:
         self.exercise = exercise
-        self.subjects = [subject(impl, exercise.name, exercise.numpy_only) for impl in impls]
         defaults = exercise.functions or (exercise.name,) * len(impls)
         if exercise.own_names:
             self.names = [display_name(impl, d) for impl, d in zip(impls, defaults)]
         else:
             self.names = list(defaults)
+        # The guard's refusal names the function being judged, as the diagnoses do.
+        self.subjects = [subject(impl, self.name, exercise.numpy_only) for impl in impls]
         self.notes: list[str] = []
 
     @property
     def name(self) -> str:
-        """The name of the function being judged (the last one: a backward after its forward)."""
-        return self.names[-1]
+        """The name of the function being judged: the last one (a backward after its
+        forward), or all of them when the exercise judges them together
+        (``conv_forward_fast/conv_backward_fast``)."""
+        return "/".join(self.names) if self.exercise.joint else self.names[-1]
 
     # calling
     def _said(self, run: Callable[[], Any], name: str) -> Any:
@@ -794,7 +797,7 @@ class Exercise:
 
     Args:
         name: the check's name without ``check_`` (``conv_forward``): the hint identifiers'
-            prefix, and the name of the hidden cases' generator.
+            prefix. (The hidden cases' generator is named for the judged function.)
         args: the names of the case arguments, for the diagnosis (``x, w, b, conv_param``).
         public: the fixed public cases.
         hidden: the hidden cases, drawn from a generator seeded by the grader's secret.
@@ -804,6 +807,7 @@ class Exercise:
             (a proxy or a lambda is named after them).
         own_names: diagnoses name each function by its own ``__name__`` (``conv_forward_fast``
             or ``conv_forward_naive`` for one check); False names it by ``functions``.
+        joint: the functions are judged together, and the check is named for all of them.
         numpy_only: apply the banned-library rule (PyTorch, course_utils, SciPy, ...).
         after: a rule judged once every case has passed; a message it returns fails the check.
     """
@@ -815,6 +819,7 @@ class Exercise:
     judge: Callable[[Attempt, Case], float | None]
     functions: tuple[str, ...] = ()
     own_names: bool = True
+    joint: bool = False
     numpy_only: bool = True
     after: Callable[[Attempt], str | None] | None = None
 
@@ -823,7 +828,9 @@ class Exercise:
         attempt = Attempt(self, impls)
         if self.numpy_only:
             refuse_banned(attempt)
-        chosen = select_cases(cases, self.public, self.hidden, self.name)
+        # Hidden cases are drawn from a generator named for the function being judged
+        # (conv_forward_naive and conv_forward_fast draw different cases).
+        chosen = select_cases(cases, self.public, self.hidden, attempt.name)
         with _one_thread():
             try:
                 return run_cases(
@@ -847,7 +854,7 @@ def refuse_banned(attempt: Attempt) -> None:
             uses = "; ".join(unique[:3]) + (
                 f"; and {len(unique) - 3} more" if len(unique) > 3 else ""
             )
-            raise AssertionError(f"{attempt.exercise.name}: {name} uses {uses}.\n  {rules.RULE}")
+            raise AssertionError(f"{attempt.name}: {name} uses {uses}.\n  {rules.RULE}")
 
 
 @contextlib.contextmanager

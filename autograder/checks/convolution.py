@@ -25,13 +25,10 @@ from autograder.checks._engine import (
     Mistake,
     NotApplicable,
     Returns,
-    _one_thread,
     as_float64_array,
     check,
     expect_tuple,
     not_applicable,
-    refuse_banned,
-    run_cases,
     to_tensor,
     twin,
 )
@@ -41,10 +38,8 @@ from autograder.checks.layers import (
     _hidden_with_dout,
     _no_bias_gradient,
     _out,
-    _run,
     _with_dout,
 )
-from autograder.kernel import rules
 from course_utils import reference
 
 __all__ = [
@@ -270,7 +265,7 @@ def check_conv_forward(conv_forward: Callable, cases: str = "public") -> CheckRe
     (N, F, H_out, W_out), H_out = 1 + (H + 2P - HH) / S. Hints: filters flipped, bias missing,
     padding on one side, stride ignored, NHWC output.
     """
-    return _run(CONV_FORWARD, cases, conv_forward)
+    return CONV_FORWARD.run(cases, conv_forward)
 
 
 def _dw_one_position(x, w, b, conv_param, dout, last: bool) -> np.ndarray:
@@ -321,7 +316,7 @@ def check_conv_backward(
     """Check ``conv_backward_naive`` or ``conv_backward_fast``: (dout, cache) -> (dx, dw, db),
     with the cache of the student's own forward. dx (N, C, H, W), dw (F, C, HH, WW) (a shared
     weight's gradient is the SUM over every position), db (F,)."""
-    return _run(CONV_BACKWARD, cases, conv_forward, conv_backward)
+    return CONV_BACKWARD.run(cases, conv_forward, conv_backward)
 
 
 # --- the vectorised convolution ------------------------------------------------------------------
@@ -388,29 +383,8 @@ CONV_FAST = Exercise(
     hidden=lambda rng: _fast_cases(),
     judge=_judge_conv_fast,
     functions=("conv_forward_fast", "conv_backward_fast"),
+    joint=True,
 )
-
-
-class _Together(Attempt):
-    """An attempt on functions judged as one, named for all of them
-    (``conv_forward_fast/conv_backward_fast``), where ``Attempt`` names the last one."""
-
-    @property
-    def name(self) -> str:
-        return "/".join(self.names)
-
-
-def _run_together(spec: Exercise, *impls: Callable) -> CheckResult:
-    """``spec.run("public", *impls)`` with the attempt named for all of ``impls``."""
-    attempt = _Together(spec, impls)
-    refuse_banned(attempt)
-    with _one_thread():
-        try:
-            return run_cases(
-                attempt, spec.public(), lambda case: spec.judge(attempt, case), kind="public"
-            )
-        except rules.BannedCall as banned:
-            raise AssertionError(str(banned)) from None
 
 
 @check
@@ -426,4 +400,4 @@ def check_conv_fast(conv_forward_fast: Callable, conv_backward_fast: Callable) -
     by ``check_conv_forward`` and ``check_conv_backward``; this check also compares the values
     on its input, so a fast wrong answer does not pass.
     """
-    return _run_together(CONV_FAST, conv_forward_fast, conv_backward_fast)
+    return CONV_FAST.run("public", conv_forward_fast, conv_backward_fast)

@@ -31,8 +31,6 @@ from autograder.checks._engine import (
     Returns,
     channels_last,
     check,
-    display_name,
-    hidden_rng,
     matches,
     not_applicable,
     twin,
@@ -54,15 +52,6 @@ def _a(values) -> np.ndarray:
 
 
 # --- what every check of notebook 02 shares ----------------------------------------------------
-
-
-def _run(spec: Exercise, cases: str, *impls: Callable) -> CheckResult:
-    """``spec.run(cases, *impls)``, with the hidden cases drawn from the generator named for
-    the function being judged (its own name, e.g. ``conv_forward_fast``; the contract's name
-    for a nameless one), as notebook 02's checks have always drawn them, so that hidden grades
-    do not change. (The engine names the generator for the exercise.)"""
-    name = display_name(impls[-1], (spec.functions or (spec.name,))[-1])
-    return replace(spec, hidden=lambda _: spec.hidden(hidden_rng(name))).run(cases, *impls)
 
 
 def _out(forward_twin: Callable) -> Callable[..., np.ndarray]:
@@ -202,7 +191,7 @@ def check_affine_forward(affine_forward: Callable, cases: str = "public") -> Che
     x may have any shape (N, d_1, ..., d_k) with D = d_1 * ... * d_k. A failure on such an x
     that disappears when x is flattened first is diagnosed as a missing flatten.
     """
-    return _run(AFFINE_FORWARD, cases, affine_forward)
+    return AFFINE_FORWARD.run(cases, affine_forward)
 
 
 AFFINE_BACKWARD = Exercise(
@@ -245,7 +234,7 @@ def check_affine_backward(
 ) -> CheckResult:
     """Check ``affine_backward(dout, cache) -> (dx, dw, db)`` with the cache of the student's
     own ``affine_forward``: dx has x's shape (N, d_1, ..., d_k), dw (D, M), db (M,)."""
-    return _run(AFFINE_BACKWARD, cases, affine_forward, affine_backward)
+    return AFFINE_BACKWARD.run(cases, affine_forward, affine_backward)
 
 
 # --- ReLU ----------------------------------------------------------------------------------------
@@ -281,7 +270,7 @@ RELU_FORWARD = Exercise(
 @check
 def check_relu_forward(relu_forward: Callable, cases: str = "public") -> CheckResult:
     """Check ``relu_forward(x) -> (out, cache)``: out = max(x, 0), x's shape (any shape)."""
-    return _run(RELU_FORWARD, cases, relu_forward)
+    return RELU_FORWARD.run(cases, relu_forward)
 
 
 RELU_BACKWARD = Exercise(
@@ -319,7 +308,7 @@ def check_relu_backward(
     relu_forward: Callable, relu_backward: Callable, cases: str = "public"
 ) -> CheckResult:
     """Check ``relu_backward(dout, cache) -> dx``: dout where x > 0, else 0 (also at x = 0)."""
-    return _run(RELU_BACKWARD, cases, relu_forward, relu_backward)
+    return RELU_BACKWARD.run(cases, relu_forward, relu_backward)
 
 
 # --- dropout -------------------------------------------------------------------------------------
@@ -471,7 +460,7 @@ def check_dropout_forward(dropout_forward: Callable, cases: str = "public") -> C
     KEPT_FRACTION_SIGMAS binomial standard deviations of 1 - p; the same seed gives the same
     output; test mode and p = 0 are the identity.
     """
-    return _run(DROPOUT_FORWARD, cases, dropout_forward)
+    return DROPOUT_FORWARD.run(cases, dropout_forward)
 
 
 def _dropout_backward_from(cases: list[Case], rng: np.random.Generator) -> list[Case]:
@@ -534,4 +523,4 @@ def check_dropout_backward(
     """Check ``dropout_backward(dout, cache) -> dx`` with the cache of the student's own forward:
     dx = dout * mask / (1 - p) in train mode, for the mask that forward used (read off forward's
     output: a unit was kept where out != 0, as x has no zeros), and dx = dout in test mode."""
-    return _run(DROPOUT_BACKWARD, cases, dropout_forward, dropout_backward)
+    return DROPOUT_BACKWARD.run(cases, dropout_forward, dropout_backward)

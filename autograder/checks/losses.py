@@ -30,7 +30,7 @@ from autograder.checks._engine import (
     tolerance_for,
     twin,
 )
-from autograder.checks.layers import _a, _run
+from autograder.checks.layers import _a
 from course_utils import reference
 
 __all__ = [
@@ -205,7 +205,7 @@ def check_softmax_loss(softmax_loss: Callable, cases: str = "public") -> CheckRe
     loss = mean_n -log softmax(scores[n])[y[n]], dscores (N, C). It must be finite for any
     finite scores: the lecture logits scaled past 709 overflow a softmax that does not subtract
     each row's maximum first."""
-    return _run(SOFTMAX_LOSS, cases, softmax_loss)
+    return SOFTMAX_LOSS.run(cases, softmax_loss)
 
 
 # --- multiclass hinge (SVM) ----------------------------------------------------------------------
@@ -251,7 +251,7 @@ SVM_LOSS = Exercise(
 def check_svm_loss(svm_loss: Callable, cases: str = "public") -> CheckResult:
     """Check ``svm_loss(scores, y) -> (loss, dscores)``: the multiclass hinge with margin 1,
     loss = mean_n sum_{j != y_n} max(0, scores[n, j] - scores[n, y_n] + 1), dscores (N, C)."""
-    return _run(SVM_LOSS, cases, svm_loss)
+    return SVM_LOSS.run(cases, svm_loss)
 
 
 # --- binary cross-entropy ------------------------------------------------------------------------
@@ -344,7 +344,7 @@ def check_bce_loss(bce_loss: Callable, cases: str = "public") -> CheckResult:
     """Check ``bce_loss(logits, y) -> (loss, dlogits)``: logits (N,) or (N, K), 0/1 targets of
     the same shape; loss = -mean[y log s + (1 - y) log(1 - s)] with s = sigmoid(logits), over
     ALL elements, finite for any finite logits (as torch.nn.BCEWithLogitsLoss)."""
-    return _run(BCE_LOSS, cases, bce_loss)
+    return BCE_LOSS.run(cases, bce_loss)
 
 
 # --- numerical gradient --------------------------------------------------------------------------
@@ -497,4 +497,4 @@ def check_eval_numerical_gradient_array(
     """Check ``eval_numerical_gradient_array(f, x, df, h=1e-5) -> grad`` (x's shape): centred
     differences sum((f(x + h e_i) - f(x - h e_i)) * df) / (2h), perturbing x IN PLACE (so an f
     that reads x from outside sees the change) and restoring it afterwards."""
-    return _run(EVAL_NUMERICAL_GRADIENT_ARRAY, cases, eval_numerical_gradient_array)
+    return EVAL_NUMERICAL_GRADIENT_ARRAY.run(cases, eval_numerical_gradient_array)

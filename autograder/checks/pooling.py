@@ -25,7 +25,7 @@ from autograder.checks._engine import (
     twin,
 )
 from autograder.checks.convolution import _STRIDE_INPUT
-from autograder.checks.layers import _a, _channels_last, _hidden_with_dout, _out, _run, _with_dout
+from autograder.checks.layers import _a, _channels_last, _hidden_with_dout, _out, _with_dout
 from course_utils import reference
 
 __all__ = [
@@ -136,7 +136,7 @@ def check_max_pool_forward(max_pool_forward_naive: Callable, cases: str = "publi
     """Check ``max_pool_forward_naive(x, pool_param) -> (out, cache)``: each window's maximum,
     shape (N, C, H_out, W_out), H_out = 1 + (H - HH) / S; pool_param {"pool_height",
     "pool_width", "stride"}."""
-    return _run(MAX_POOL_FORWARD, cases, max_pool_forward_naive)
+    return MAX_POOL_FORWARD.run(cases, max_pool_forward_naive)
 
 
 def _windows(x: np.ndarray, pool_param: dict):
@@ -204,7 +204,7 @@ def check_max_pool_backward(
     upstream gradient goes to its maximum, to the FIRST maximum in row-major order when there
     are ties (as PyTorch does on the CPU; the lecture example has ties); overlapping windows
     add up."""
-    return _run(MAX_POOL_BACKWARD, cases, max_pool_forward_naive, max_pool_backward_naive)
+    return MAX_POOL_BACKWARD.run(cases, max_pool_forward_naive, max_pool_backward_naive)
 
 
 _avg_pool = _out(reference.avg_pool_forward)
@@ -239,7 +239,7 @@ AVG_POOL_FORWARD = Exercise(
 def check_avg_pool_forward(avg_pool_forward: Callable, cases: str = "public") -> CheckResult:
     """Check ``avg_pool_forward(x, pool_param) -> (out, cache)``: each window's mean, shape
     (N, C, H_out, W_out)."""
-    return _run(AVG_POOL_FORWARD, cases, avg_pool_forward)
+    return AVG_POOL_FORWARD.run(cases, avg_pool_forward)
 
 
 def _avg_pool_undivided(x, pool_param, dout):
@@ -278,4 +278,4 @@ def check_avg_pool_backward(
 ) -> CheckResult:
     """Check ``avg_pool_backward(dout, cache) -> dx`` (N, C, H, W): every input of a window gets
     dout / (HH * WW); overlapping windows add up."""
-    return _run(AVG_POOL_BACKWARD, cases, avg_pool_forward, avg_pool_backward)
+    return AVG_POOL_BACKWARD.run(cases, avg_pool_forward, avg_pool_backward)
