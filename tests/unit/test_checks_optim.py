@@ -1,5 +1,7 @@
 """The checks of notebook 03 pass the notebook's solutions and fail every known mistake, naming it."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from autograder.checks import (
     check_sgd,
     check_sgd_momentum,
 )
-from tests.check_harness import fails_each_mistake, passes_the_solution
+from tests.check_harness import HINT_ID, fails_each_mistake, passes_the_solution
 from tests.solutions import load_solutions
 from tests.wrong import optim as wrong
 
@@ -39,51 +41,51 @@ def test_a_pass_is_one_line_that_names_the_rule(solutions, capsys):
     assert result.line().startswith(f"adam: {result.total}/{result.total} public cases pass")
 
 
-test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(
-    [
-        (check_sgd, (wrong.sgd_default_learning_rate_1e_3,), "sgd/wrong_default"),
-        (check_sgd, (wrong.sgd_defaults_not_stored,), "store the defaults in it"),
-        (check_sgd, (wrong.sgd_uphill,), "sgd/uphill"),
-        (check_sgd, (wrong.sgd_returns_list,), "next_w as a numpy.ndarray; it returned a list"),
-        (check_sgd_momentum, (wrong.sgd_momentum_wrong_sign,), "sgd_momentum/wrong_sign"),
-        (
-            check_sgd_momentum,
-            (wrong.sgd_momentum_wrong_sign_in_step,),
-            "sgd_momentum/wrong_sign_in_step",
-        ),
-        (check_sgd_momentum, (wrong.sgd_momentum_pytorch_buffer,), "sgd_momentum/pytorch_buffer"),
-        (check_sgd_momentum, (wrong.sgd_momentum_old_velocity,), "sgd_momentum/old_velocity"),
-        (
-            check_sgd_momentum,
-            (wrong.sgd_momentum_state_not_in_config,),
-            r'no "velocity"\.\n.*state must be stored in config.*'
-            r"\[sgd_momentum/state_not_in_config\]",
-        ),
-        (
-            check_sgd_momentum,
-            (wrong.sgd_momentum_velocity_as_list,),
-            r'config\["velocity"\] as a numpy.ndarray; it returned a list',
-        ),
-        (check_adagrad, (wrong.adagrad_no_sqrt,), "adagrad/no_sqrt"),
-        (check_adagrad, (wrong.adagrad_epsilon_inside_sqrt,), "adagrad/epsilon_inside_sqrt"),
-        (check_adagrad, (wrong.adagrad_cache_forgets,), "adagrad/cache_forgets"),
-        (check_rmsprop, (wrong.rmsprop_decay_on_wrong_term,), "rmsprop/decay_on_wrong_term"),
-        (check_rmsprop, (wrong.rmsprop_no_sqrt,), "rmsprop/no_sqrt"),
-        (check_rmsprop, (wrong.rmsprop_epsilon_inside_sqrt,), "rmsprop/epsilon_inside_sqrt"),
-        (check_rmsprop, (wrong.rmsprop_adagrad_cache,), "rmsprop/adagrad_cache"),
-        (check_rmsprop, (wrong.rmsprop_default_decay_rate_0_9,), "rmsprop/wrong_default"),
-        (check_adam, (wrong.adam_no_bias_correction,), "adam/no_bias_correction"),
-        (check_adam, (wrong.adam_t_incremented_late,), "adam/t_incremented_late"),
-        (
-            check_adam,
-            (wrong.adam_t_incremented_late_from_one,),
-            "adam/t_incremented_late_from_one",
-        ),
-        (check_adam, (wrong.adam_epsilon_inside_sqrt,), "adam/epsilon_inside_sqrt"),
-        (check_adam, (wrong.adam_default_learning_rate_1e_2,), "adam/wrong_default"),
-        (check_adam, (wrong.adam_hidden_state,), "adam/hidden_state"),
-    ]
-)
+WRONG = [
+    (check_sgd, (wrong.sgd_default_learning_rate_1e_3,), "sgd/wrong_default"),
+    (check_sgd, (wrong.sgd_defaults_not_stored,), "store the defaults in it"),
+    (check_sgd, (wrong.sgd_uphill,), "sgd/uphill"),
+    (check_sgd, (wrong.sgd_returns_list,), "next_w as a numpy.ndarray; it returned a list"),
+    (check_sgd_momentum, (wrong.sgd_momentum_wrong_sign,), "sgd_momentum/wrong_sign"),
+    (
+        check_sgd_momentum,
+        (wrong.sgd_momentum_wrong_sign_in_step,),
+        "sgd_momentum/wrong_sign_in_step",
+    ),
+    (check_sgd_momentum, (wrong.sgd_momentum_pytorch_buffer,), "sgd_momentum/pytorch_buffer"),
+    (check_sgd_momentum, (wrong.sgd_momentum_old_velocity,), "sgd_momentum/old_velocity"),
+    (
+        check_sgd_momentum,
+        (wrong.sgd_momentum_state_not_in_config,),
+        r'no "velocity"\.\n.*state must be stored in config.*'
+        r"\[sgd_momentum/state_not_in_config\]",
+    ),
+    (
+        check_sgd_momentum,
+        (wrong.sgd_momentum_velocity_as_list,),
+        r'config\["velocity"\] as a numpy.ndarray; it returned a list',
+    ),
+    (check_adagrad, (wrong.adagrad_no_sqrt,), "adagrad/no_sqrt"),
+    (check_adagrad, (wrong.adagrad_epsilon_inside_sqrt,), "adagrad/epsilon_inside_sqrt"),
+    (check_adagrad, (wrong.adagrad_cache_forgets,), "adagrad/cache_forgets"),
+    (check_rmsprop, (wrong.rmsprop_decay_on_wrong_term,), "rmsprop/decay_on_wrong_term"),
+    (check_rmsprop, (wrong.rmsprop_no_sqrt,), "rmsprop/no_sqrt"),
+    (check_rmsprop, (wrong.rmsprop_epsilon_inside_sqrt,), "rmsprop/epsilon_inside_sqrt"),
+    (check_rmsprop, (wrong.rmsprop_adagrad_cache,), "rmsprop/adagrad_cache"),
+    (check_rmsprop, (wrong.rmsprop_default_decay_rate_0_9,), "rmsprop/wrong_default"),
+    (check_adam, (wrong.adam_no_bias_correction,), "adam/no_bias_correction"),
+    (check_adam, (wrong.adam_t_incremented_late,), "adam/t_incremented_late"),
+    (
+        check_adam,
+        (wrong.adam_t_incremented_late_from_one,),
+        "adam/t_incremented_late_from_one",
+    ),
+    (check_adam, (wrong.adam_epsilon_inside_sqrt,), "adam/epsilon_inside_sqrt"),
+    (check_adam, (wrong.adam_default_learning_rate_1e_2,), "adam/wrong_default"),
+    (check_adam, (wrong.adam_hidden_state,), "adam/hidden_state"),
+]
+
+test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(WRONG)
 
 
 @pytest.mark.parametrize(
@@ -181,3 +183,25 @@ def test_hidden_cases_follow_the_graders_seed(monkeypatch, solutions, capsys):
     again = check_adam(solutions.adam, cases="hidden")
     assert first.largest_error == again.largest_error
     assert first.passed == first.total
+
+
+def _pattern(expected: str) -> str:
+    """What a message must match: ``[id]`` for a hint identifier, else the expression."""
+    return re.escape(f"[{expected}]") if HINT_ID.fullmatch(expected) else expected
+
+
+@pytest.mark.slow
+def test_through_a_kernel_the_checks_pass_the_solutions_and_name_each_mistake(tmp_path):
+    from tests.kernel_grading import expect_mistake, failing_tests, module_body, solutions_source
+
+    tests = [
+        f"from autograder.checks import check_{name}\n"
+        f"check_{name}({name})\ncheck_{name}({name}, cases='hidden')\n"
+        for name in CHECKS
+    ]
+    tests += [
+        expect_mistake(check.__name__, impl.__name__, _pattern(expected))
+        for check, (impl,), expected in WRONG
+    ]
+    student = solutions_source("03_optimizers") + "\n\n" + module_body(wrong)
+    assert failing_tests(tmp_path, "import numpy as np\n", student, tests) == []
