@@ -14,11 +14,12 @@ from autograder.checks._engine import hidden_rng
 from autograder.course import HIDDEN_SEED_VARIABLE
 from course_utils.reference import batchnorm as twins
 from tests.check_harness import (
-    HINT_ID,
     assert_names_the_mistake,
     fails_each_mistake,
+    passes_implementations,
     passes_the_solution,
 )
+from tests.kernel_grading import grades_through_a_kernel
 from tests.solutions import load_solutions
 from tests.wrong import batchnorm as wrong
 
@@ -35,10 +36,6 @@ CHECKS = [
         ("spatial_batchnorm_forward", "spatial_batchnorm_backward"),
     ),
 ]
-
-
-def _ids(params):
-    return [f"{check}({', '.join(names)})" for check, names in params]
 
 
 @pytest.fixture(scope="module")
@@ -69,14 +66,13 @@ test_check_passes_the_notebook_closed_form_backward = passes_the_solution(
 )
 
 
-@pytest.mark.parametrize("check, names", CHECKS, ids=_ids(CHECKS))
-def test_check_passes_an_independent_implementation_with_another_cache(check, names, monkeypatch):
-    impls = [getattr(CORRECT, n) for n in names]
-    public = getattr(checks, check)(*impls)
-    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "7")
-    hidden = getattr(checks, check)(*impls, cases="hidden")
-    assert public.kind == "public" and public.passed == public.total > 0
-    assert hidden.kind == "hidden" and hidden.passed == hidden.total > 0
+test_check_passes_an_independent_implementation_with_another_cache = passes_implementations(
+    [
+        (getattr(checks, check), tuple(getattr(CORRECT, n) for n in names))
+        for check, names in CHECKS
+    ],
+    seed="7",
+)
 
 
 def test_the_closed_form_backward_draws_the_hidden_cases_of_its_own_name(monkeypatch):
@@ -368,25 +364,6 @@ def test_using_the_reference_twins_earns_no_credit():
         checks.check_batchnorm_forward(borrowed)
 
 
-def _pattern(expected: str) -> str:
-    """What a message must match: ``[id]`` for a hint identifier, else the expression."""
-    return re.escape(f"[{expected}]") if HINT_ID.fullmatch(expected) else expected
-
-
-@pytest.mark.slow
-def test_through_a_kernel_the_checks_pass_the_solutions_and_name_each_mistake(tmp_path):
-    from tests.kernel_grading import expect_mistake, failing_tests, module_body, solutions_source
-
-    tests = [
-        f"from autograder.checks import {check}\n"
-        f"{check}({', '.join(names)})\n{check}({', '.join(names)}, cases='hidden')\n"
-        for check, names in CHECKS
-    ]
-    tests += [
-        expect_mistake(
-            check.__name__, ", ".join(impl.__name__ for impl in impls), _pattern(expected)
-        )
-        for check, impls, expected in MISTAKES
-    ]
-    student = solutions_source("04_batchnorm") + "\n\n" + module_body(wrong)
-    assert failing_tests(tmp_path, "import types\nimport numpy as np\n", student, tests) == []
+test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
+    "04_batchnorm", CHECKS, MISTAKES, wrong, imports="import types\nimport numpy as np\n"
+)

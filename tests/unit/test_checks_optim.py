@@ -1,7 +1,5 @@
 """The checks of notebook 03 pass the notebook's solutions and fail every known mistake, naming it."""
 
-import re
-
 import numpy as np
 import pytest
 
@@ -12,7 +10,8 @@ from autograder.checks import (
     check_sgd,
     check_sgd_momentum,
 )
-from tests.check_harness import HINT_ID, fails_each_mistake, passes_the_solution
+from tests.check_harness import fails_each_mistake, passes_the_solution
+from tests.kernel_grading import grades_through_a_kernel
 from tests.solutions import load_solutions
 from tests.wrong import optim as wrong
 
@@ -185,23 +184,6 @@ def test_hidden_cases_follow_the_graders_seed(monkeypatch, solutions, capsys):
     assert first.passed == first.total
 
 
-def _pattern(expected: str) -> str:
-    """What a message must match: ``[id]`` for a hint identifier, else the expression."""
-    return re.escape(f"[{expected}]") if HINT_ID.fullmatch(expected) else expected
-
-
-@pytest.mark.slow
-def test_through_a_kernel_the_checks_pass_the_solutions_and_name_each_mistake(tmp_path):
-    from tests.kernel_grading import expect_mistake, failing_tests, module_body, solutions_source
-
-    tests = [
-        f"from autograder.checks import check_{name}\n"
-        f"check_{name}({name})\ncheck_{name}({name}, cases='hidden')\n"
-        for name in CHECKS
-    ]
-    tests += [
-        expect_mistake(check.__name__, impl.__name__, _pattern(expected))
-        for check, (impl,), expected in WRONG
-    ]
-    student = solutions_source("03_optimizers") + "\n\n" + module_body(wrong)
-    assert failing_tests(tmp_path, "import numpy as np\n", student, tests) == []
+test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
+    "03_optimizers", [(f"check_{name}", (name,)) for name in CHECKS], WRONG, wrong
+)
