@@ -335,7 +335,7 @@ class TrainTestRun:
             if quantity == "out" and step == 0 and case.args[1][0] == "train":
                 mistakes += [_first_call(m) for m in self.first_call]
             hint = _explained(mistakes, case.args, got, right)
-            raise CaseFailure(f"{where}{failure}", hint) from None
+            raise CaseFailure(f"{where}{failure}", hint, failure.difference) from None
 
 
 # --- backward: the student's forward's cache goes to the student's backward ---------------------
@@ -471,5 +471,6 @@ class NormBackward:
                 f"{failure}\n  {attempt.name} needs the cache of a working {name}: fix {name} "
                 "first (its own check says what is wrong).",
                 failure.hint,
+                failure.difference,
             ) from None
         return cache

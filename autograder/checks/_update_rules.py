@@ -244,7 +244,9 @@ class UpdateRun:
             except CaseFailure as failure:
                 if failure.hint is None and _keeps_hidden_state(attempt, self.state):
                     failure = failure.with_hint(HIDDEN_STATE)
-                raise CaseFailure(f"at {where}: {failure}", failure.hint) from None
+                raise CaseFailure(
+                    f"at {where}: {failure}", failure.hint, failure.difference
+                ) from None
             ws[r], configs[r] = next_w, config
         return largest
 

@@ -367,3 +367,19 @@ def test_using_the_reference_twins_earns_no_credit():
 test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
     "04_batchnorm", CHECKS, MISTAKES, wrong, imports="import types\nimport numpy as np\n"
 )
+
+
+def test_a_failure_carries_the_arrays_that_differ_for_the_heat_map():
+    with pytest.raises(AssertionError) as failure:
+        checks.check_batchnorm_forward(wrong.batchnorm_forward_eps_outside_sqrt)
+    assert failure.value.difference.what == "out"
+    with pytest.raises(AssertionError) as failure:  # the forward's, in a backward check
+        checks.check_batchnorm_backward(
+            wrong.batchnorm_forward_unbiased_var, CORRECT.batchnorm_backward
+        )
+    assert failure.value.difference.what == "out"
+    with pytest.raises(AssertionError) as failure:
+        checks.check_batchnorm_backward(
+            CORRECT.batchnorm_forward, wrong.batchnorm_backward_no_dvar_path
+        )
+    assert failure.value.difference.what == "dx"

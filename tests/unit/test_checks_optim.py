@@ -187,3 +187,10 @@ def test_hidden_cases_follow_the_graders_seed(monkeypatch, solutions, capsys):
 test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
     "03_optimizers", [(f"check_{name}", (name,)) for name in CHECKS], WRONG, wrong
 )
+
+
+def test_a_failure_carries_the_arrays_that_differ_for_the_heat_map():
+    with pytest.raises(AssertionError) as failure:
+        check_adam(wrong.adam_no_bias_correction)
+    difference = failure.value.difference
+    assert difference.what == "next_w" and difference.got.shape == difference.expected.shape
