@@ -718,13 +718,17 @@ class Returns:
     def __call__(self, attempt: Attempt, case: Case) -> float:
         if self.pure:
             attempt.unchanged(case)
-        got = self.answer(attempt, attempt.call_case(case))
+        value = attempt.call_case(case)
+        got = self.answer(attempt, value)
+        tols = self._tolerances(attempt, value)
         args, kwargs = case.fresh()
         expected = self.twin(*args, **kwargs)
         try:
             if len(self.names) == 1:
-                return self._compare(got, expected, self.names[0])
-            return max(self._compare(g, e, n) for g, e, n in zip(got, expected, self.names))
+                return self._compare(got, expected, self.names[0], tols[0])
+            return max(
+                self._compare(g, e, n, t) for g, e, n, t in zip(got, expected, self.names, tols)
+            )
         except CaseFailure as failure:
             args, kwargs = case.fresh()
             hint = diagnose(self.mistakes, args, got, kwargs=kwargs)
@@ -732,11 +736,19 @@ class Returns:
                 hint = self.explain(attempt, case, got)
             raise failure.with_hint(hint) from None
 
-    def _compare(self, got: np.ndarray, expected: Any, what: str) -> float:
+    def _compare(self, got: np.ndarray, expected: Any, what: str, tol: Tolerance) -> float:
         expected = np.asarray(expected, dtype=np.float64)
         return compare_arrays(
-            got, expected, what=what, tol=tolerance_for(got), swapped_layout_hint=self.layout_hint
+            got, expected, what=what, tol=tol, swapped_layout_hint=self.layout_hint
         )
+
+    def _tolerances(self, attempt: Attempt, value: Any) -> list[Tolerance]:
+        """The tolerance of each compared part, from its own dtype (float32 is judged as such;
+        ``answer`` has already refused anything but real ndarrays)."""
+        if not self.parts:
+            return [tolerance_for(value)]
+        items = dict(zip(self.parts, value))
+        return [tolerance_for(items[name]) for name in self.names]
 
     def answer(self, attempt: Attempt, value: Any) -> Any:
         """The compared part(s) of a returned value, as float64 arrays."""
@@ -777,17 +789,20 @@ class Backward:
                 f"{failure}\n  {attempt.name} needs the cache of a working {forward_name}: fix "
                 f"{forward_name} first.",
                 failure.hint,
+                failure.difference,
             ) from None
         value = attempt.call((dout.copy(), cache), which=1)
-        got = (value,) if len(self.grads) == 1 else attempt.tuple(value, self.grads)
+        answers = (value,) if len(self.grads) == 1 else attempt.tuple(value, self.grads)
         twin_cache = self.forward_twin(*(to_tensor(a) for a in forward_args))[1]
         expected = to_numpy(self.backward_twin(to_tensor(dout), twin_cache))
         expected = (expected,) if len(self.grads) == 1 else expected
         args = (*case.fresh()[0],)
         error = 0.0
-        for grad, g, e in zip(self.grads, got, expected):
-            g = attempt.array(g, grad)
-            error = max(error, attempt.compare(g, e, grad, self.mistakes.get(grad, ()), args))
+        for grad, answer, e in zip(self.grads, answers, expected):
+            got = attempt.array(answer, grad)
+            mistakes = self.mistakes.get(grad, ())
+            tol = tolerance_for(answer)  # the answer's own dtype: float32 is judged as such
+            error = max(error, attempt.compare(got, e, grad, mistakes, args, tol=tol))
         return error
 
 

@@ -29,7 +29,6 @@ or SciPy inside a NumPy exercise.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -40,8 +39,6 @@ from autograder.checks._engine import (
     Exercise,
     Mistake,
     check,
-    display_name,
-    hidden_rng,
 )
 from autograder.checks._normalization import (
     FORGOT_TO_STORE,
@@ -64,16 +61,6 @@ FLAT = (0,)  # the axes of x (N, D) that batch norm takes its statistics over
 SPATIAL = (0, 2, 3)  # ... and of x (N, C, H, W)
 FORWARD_ARGS = ("xs", "modes", "gamma", "beta", "bn_param", "(running_mean, running_var) at start")
 BACKWARD_ARGS = ("x", "gamma", "beta", "bn_param", "dout")
-
-
-def _run(exercise: Exercise, cases: str, *impls: Callable) -> CheckResult:
-    """``exercise.run``, with the hidden cases drawn from the generator named after the
-    function checked, as they always were (``batchnorm_backward_alt`` draws its own)."""
-    name = display_name(impls[-1], exercise.name)
-    if name != exercise.name:
-        draw = exercise.hidden
-        exercise = dataclasses.replace(exercise, hidden=lambda rng: draw(hidden_rng(name)))
-    return exercise.run(cases, *impls)
 
 
 # --- the known mistakes of a forward ----------------------------------------------------------
@@ -314,7 +301,7 @@ def check_batchnorm_forward(batchnorm_forward: Callable, cases: str = "public") 
     Each case calls it several times with one bn_param dict (training steps, then test mode) and
     compares ``out`` and the running statistics stored into bn_param after every call.
     """
-    return _run(BATCHNORM_FORWARD, cases, batchnorm_forward)
+    return BATCHNORM_FORWARD.run(cases, batchnorm_forward)
 
 
 # --- spatial_batchnorm_forward ------------------------------------------------------------------
@@ -409,7 +396,7 @@ def check_spatial_batchnorm_forward(
 ) -> CheckResult:
     """Check ``spatial_batchnorm_forward(x, gamma, beta, bn_param) -> (out, cache)``,
     x (N, C, H, W): one mean and variance per channel over N, H, W; running statistics (C,)."""
-    return _run(SPATIAL_BATCHNORM_FORWARD, cases, spatial_batchnorm_forward)
+    return SPATIAL_BATCHNORM_FORWARD.run(cases, spatial_batchnorm_forward)
 
 
 # --- backward: the student's forward's cache goes to the student's backward ---------------------
@@ -512,7 +499,7 @@ def check_batchnorm_backward(
     """Check ``batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta)`` (or
     ``batchnorm_backward_alt``) with the cache of the student's own training-mode forward:
     dx (N, D), dgamma (D,), dbeta (D,)."""
-    return _run(BATCHNORM_BACKWARD, cases, batchnorm_forward, batchnorm_backward)
+    return BATCHNORM_BACKWARD.run(cases, batchnorm_forward, batchnorm_backward)
 
 
 def _spatial_backward_cases() -> list[Case]:
@@ -566,6 +553,6 @@ def check_spatial_batchnorm_backward(
 ) -> CheckResult:
     """Check ``spatial_batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta)`` with the cache of
     the student's own training-mode forward: dx (N, C, H, W), dgamma (C,), dbeta (C,)."""
-    return _run(
-        SPATIAL_BATCHNORM_BACKWARD, cases, spatial_batchnorm_forward, spatial_batchnorm_backward
+    return SPATIAL_BATCHNORM_BACKWARD.run(
+        cases, spatial_batchnorm_forward, spatial_batchnorm_backward
     )
