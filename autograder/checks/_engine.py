@@ -156,10 +156,13 @@ def select_cases(
 @dataclass(frozen=True)
 class Hint:
     """A diagnosis a detector proved: ``id`` is the mistake's name within its exercise
-    (``flipped_kernel``), so its full identifier is ``<exercise>/<id>``."""
+    (``flipped_kernel``), so its full identifier is ``<exercise>/<id>``. A ``near_miss`` is a
+    mistake in a contract detail only (the values are right after a reshape, a type that loses
+    nothing): a check whose every failing case is one passes with part of the points."""
 
     id: str
     text: str
+    near_miss: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,10 +176,11 @@ class Mistake:
     id: str
     hint: str
     predict: Callable[..., Any]
+    near_miss: bool = False
 
     @property
     def as_hint(self) -> Hint:
-        return Hint(self.id, self.hint)
+        return Hint(self.id, self.hint, self.near_miss)
 
 
 class NotApplicable(Exception):
@@ -210,6 +214,10 @@ class CaseFailure(Exception):
         super().__init__(message)
         self.hint = hint
         self.difference = difference
+
+    def noted(self, note: str) -> CaseFailure:
+        """The same failure with a line of explanation added to its message."""
+        return CaseFailure(f"{self}\n  {note}", self.hint, self.difference)
 
     def with_hint(self, hint: Hint | None) -> CaseFailure:
         """The same failure explained by ``hint`` (unchanged when ``hint`` is None or a hint is
@@ -366,6 +374,8 @@ def compare_arrays(
     """
     if got.shape != expected.shape:
         message = f"{what} has shape {got.shape}, expected {expected.shape}."
+        if got.size == expected.size and matches(got.reshape(expected.shape), expected, tol):
+            raise CaseFailure(message, shape_only(what, got.shape, expected.shape))
         if (
             swapped_layout_hint
             and got.ndim == 4
@@ -396,6 +406,17 @@ def compare_arrays(
             difference=difference,
         )
     return relative_error(got, expected)
+
+
+def shape_only(what: str, got: tuple, expected: tuple) -> Hint:
+    """The near miss of an answer whose values are right in another shape of the same size."""
+    return Hint(
+        "shape_only",
+        f"the values of {what} are right, only its shape is not: return shape {expected}, not "
+        f"{got} (.reshape({', '.join(str(n) for n in expected)}), or keepdims where you "
+        "reduce). This earns part of the points; the shape earns the rest.",
+        near_miss=True,
+    )
 
 
 #: The hint of an answer in channels-last layout (any exercise whose answer is NCHW).
@@ -527,6 +548,7 @@ class CheckResult:
     total: int
     largest_error: float | None = 0.0
     notes: list[str] = field(default_factory=list)
+    near_miss: str | None = None  # the hint identifier of a near miss
 
     def line(self) -> str:
         error = (
@@ -783,7 +805,7 @@ class Backward:
         *forward_args, dout = case.fresh()[0]
         forward_name = attempt.names[0]
         try:
-            _, cache = attempt.forward(Case(case.name, tuple(forward_args)), which=0)
+            out, cache = attempt.forward(Case(case.name, tuple(forward_args)), which=0)
         except CaseFailure as failure:
             raise CaseFailure(
                 f"{failure}\n  {attempt.name} needs the cache of a working {forward_name}: fix "
@@ -793,7 +815,7 @@ class Backward:
             ) from None
         value = attempt.call((dout.copy(), cache), which=1)
         answers = (value,) if len(self.grads) == 1 else attempt.tuple(value, self.grads)
-        twin_cache = self.forward_twin(*(to_tensor(a) for a in forward_args))[1]
+        twin_out, twin_cache = self.forward_twin(*(to_tensor(a) for a in forward_args))
         expected = to_numpy(self.backward_twin(to_tensor(dout), twin_cache))
         expected = (expected,) if len(self.grads) == 1 else expected
         args = (*case.fresh()[0],)
@@ -802,7 +824,17 @@ class Backward:
             got = attempt.array(answer, grad)
             mistakes = self.mistakes.get(grad, ())
             tol = tolerance_for(answer)  # the answer's own dtype: float32 is judged as such
-            error = max(error, attempt.compare(got, e, grad, mistakes, args, tol=tol))
+            try:
+                error = max(error, attempt.compare(got, e, grad, mistakes, args, tol=tol))
+            except CaseFailure as failure:
+                if matches(out, to_numpy(twin_out), FLOAT32):
+                    raise
+                raise failure.noted(
+                    f"Your {forward_name} gives a wrong out on this very case (its own check says "
+                    f"how), so {attempt.name} was checked with the cache of a broken forward "
+                    f"(caches are yours alone): fix {forward_name} first, then check "
+                    f"{attempt.name} again."
+                ) from None
         return error
 
 
@@ -891,6 +923,14 @@ def hint_line(exercise: str, hint: Hint) -> str:
     return f"Hint: {hint.text} [{exercise}/{hint.id}]"
 
 
+#: What a check prints first for a near miss; the grader reads it in the student's kernel.
+NEAR_MISS = "near miss"
+#: The near misses of the checks run in this process, as hint identifiers, in order. The
+#: grader clears it before a test cell runs and reads it after (autograder.isolation.verdicts):
+#: a test cell that passes with a near miss earns the course's share of its points.
+NEAR_MISSES: list[str] = []
+
+
 def run_cases(
     attempt: Attempt,
     cases: Sequence[Case],
@@ -926,8 +966,15 @@ def run_cases(
         )
     if failures:
         case, failure = failures[0]
-        count = f"{len(failures)} of {len(cases)} {kind} cases fail; the first is shown"
-        lines = [f'{name}: case "{case.name}" failed ({count}).']
+        near_miss = all(f.hint is not None and f.hint.near_miss for _, f in failures)
+        count = f"{len(failures)} of {len(cases)} {kind} cases"
+        if near_miss:
+            lines = [
+                f'{name}: {NEAR_MISS} on case "{case.name}" ({count} are right but for this '
+                "one detail; the first is shown): this earns part of the points."
+            ]
+        else:
+            lines = [f'{name}: case "{case.name}" failed ({count} fail; the first is shown).']
         inputs = case.describe(attempt.exercise.args)
         if inputs:
             lines.append(f"  inputs: {inputs}")
@@ -937,6 +984,12 @@ def run_cases(
         lines.extend(
             "  " + line if not line.startswith("  ") else line for line in body.splitlines()
         )
+        if near_miss:
+            NEAR_MISSES.append(f"{attempt.exercise.name}/{failure.hint.id}")
+            result.near_miss = NEAR_MISSES[-1]
+            if not quiet:
+                print("\n".join(lines))
+            return result
         error = AssertionError("\n".join(lines))
         error.difference = failure.difference
         raise error

@@ -198,3 +198,20 @@ def test_a_banned_backward_fails_even_behind_a_correct_forward():
 
     with pytest.raises(AssertionError, match="course_utils.reference"):
         checks.check_relu_backward(CORRECT.relu_forward, relu_backward)
+
+
+def test_a_right_backward_after_a_broken_forward_is_told_to_fix_the_forward_first():
+    def relu_forward(x):
+        return np.abs(x), np.abs(x)  # a wrong out, and a cache that is not x
+
+    with pytest.raises(AssertionError) as failure:
+        checks.check_relu_backward(relu_forward, CORRECT.relu_backward)
+    message = str(failure.value)
+    assert "relu_forward gives a wrong out on this very case" in message
+    assert "fix relu_forward first" in message
+
+
+def test_a_wrong_backward_after_a_right_forward_gets_no_such_note():
+    with pytest.raises(AssertionError) as failure:
+        checks.check_relu_backward(CORRECT.relu_forward, wrong.relu_backward_gate_includes_zero)
+    assert "broken forward" not in str(failure.value)
