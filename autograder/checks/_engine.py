@@ -163,6 +163,7 @@ class Hint:
     id: str
     text: str
     near_miss: bool = False
+    generic: bool = False  # a diagnosis of any answer, which an exercise's own mistake overrides
 
 
 @dataclass(frozen=True)
@@ -221,8 +222,8 @@ class CaseFailure(Exception):
 
     def with_hint(self, hint: Hint | None) -> CaseFailure:
         """The same failure explained by ``hint`` (unchanged when ``hint`` is None or a hint is
-        already there)."""
-        if hint is None or self.hint is not None:
+        already there, unless that one is generic: an exercise's own mistake says more)."""
+        if hint is None or (self.hint is not None and not self.hint.generic):
             return self
         return CaseFailure(str(self), hint, self.difference)
 
@@ -374,8 +375,7 @@ def compare_arrays(
     """
     if got.shape != expected.shape:
         message = f"{what} has shape {got.shape}, expected {expected.shape}."
-        if got.size == expected.size and matches(got.reshape(expected.shape), expected, tol):
-            raise CaseFailure(message, shape_only(what, got.shape, expected.shape))
+        # NHWC first: with one channel it is right after a reshape too, yet wrong for more.
         if (
             swapped_layout_hint
             and got.ndim == 4
@@ -384,6 +384,8 @@ def compare_arrays(
             == (expected.shape[0], expected.shape[2], expected.shape[3], expected.shape[1])
         ):
             raise CaseFailure(message, CHANNELS_LAST)
+        if got.size == expected.size and matches(got.reshape(expected.shape), expected, tol):
+            raise CaseFailure(message, shape_only(what, got.shape, expected.shape))
         raise CaseFailure(message)
     difference = Difference(what, expected, got) if got.ndim else None
     bad = ~np.isfinite(got) & np.isfinite(expected)
@@ -416,6 +418,7 @@ def shape_only(what: str, got: tuple, expected: tuple) -> Hint:
         f"{got} (.reshape({', '.join(str(n) for n in expected)}), or keepdims where you "
         "reduce). This earns part of the points; the shape earns the rest.",
         near_miss=True,
+        generic=True,
     )
 
 
@@ -424,6 +427,7 @@ CHANNELS_LAST = Hint(
     "channels_last",
     "that is NHWC (channels last, as in Keras/TensorFlow); this course uses NCHW "
     "(N, C, H, W), as PyTorch does.",
+    generic=True,
 )
 
 

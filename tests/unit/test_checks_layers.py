@@ -15,6 +15,7 @@ from course_utils import reference
 from tests.check_harness import (
     assert_names_the_mistake,
     fails_each_mistake,
+    gives_a_near_miss,
     numpy_twin,
     passes_implementations,
     passes_the_solution,
@@ -60,13 +61,18 @@ test_check_passes_numpy_wrappers_of_the_reference_twins = passes_implementations
     allow_torch=True,
 )
 
+test_a_right_dx_of_the_wrong_shape_is_a_near_miss = gives_a_near_miss(
+    [
+        (
+            checks.check_affine_backward,
+            (CORRECT.affine_forward, wrong.affine_backward_dx_not_reshaped),
+            "affine_backward/dx_not_reshaped",
+        )
+    ]
+)
+
 MISTAKES = [
     (checks.check_affine_forward, (wrong.affine_forward_no_flatten,), "affine_forward/no_flatten"),
-    (
-        checks.check_affine_backward,
-        (CORRECT.affine_forward, wrong.affine_backward_dx_not_reshaped),
-        "affine_backward/dx_not_reshaped",
-    ),
     (
         checks.check_affine_backward,
         (CORRECT.affine_forward, wrong.affine_backward_dw_transposed),
