@@ -42,6 +42,7 @@ import copy
 import functools
 import io
 import os
+import re
 import warnings
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -191,6 +192,43 @@ class NotApplicable(Exception):
 def not_applicable() -> Any:
     """``raise NotApplicable`` as an expression, for a prediction written as a lambda."""
     raise NotApplicable
+
+
+@dataclass(frozen=True)
+class Raises:
+    """A known mistake recognised from the exception it raises, not from an answer: the error
+    report's type (``ValueError``) and a regular expression its message matches
+    (``autograder.kernel.measure.error_report`` gives both, wherever the code ran).
+
+    An ``Exercise`` lists its own (``raises``); ``RAISES`` are those of every exercise.
+    """
+
+    id: str
+    hint: str
+    type: str
+    message: str
+
+    def matches(self, error: dict) -> bool:
+        return error.get("type") == self.type and bool(
+            re.search(self.message, str(error.get("message", "")))
+        )
+
+    @property
+    def as_hint(self) -> Hint:
+        return Hint(self.id, self.hint)
+
+
+#: Sizes and indices computed with ``/`` (a float in Python 3, even when the division is exact)
+#: and then given to range(), np.zeros() or an index: Python names the float in its message.
+FLOAT_DIVISION = Raises(
+    "float_division",
+    "a size or an index is a float: in Python 3, / always gives a float (6 / 2 is 3.0, not 3), "
+    "and range(), np.zeros() and indexing refuse floats. Compute sizes and indices with integer "
+    "division //, e.g. H_out = 1 + (H + 2 * pad - HH) // stride.",
+    "TypeError",
+    r"'(float|numpy\.float\d*)' object cannot be interpreted as an integer",
+)
+RAISES = (FLOAT_DIVISION,)
 
 
 @dataclass(frozen=True)
@@ -570,18 +608,24 @@ class CheckResult:
         pass
 
 
-def raised(error: dict, func_name: str, inputs: str = "these inputs") -> CaseFailure:
+def raised(
+    error: dict, func_name: str, inputs: str = "these inputs", known: Sequence[Raises] = ()
+) -> CaseFailure:
     """The diagnosis of an exception of the student's code, given as
     ``autograder.kernel.measure.error_report`` gives it (wherever the code ran):
-    ``NotImplementedError`` says the function is not written yet."""
+    ``NotImplementedError`` says the function is not written yet; an exception that one of
+    ``known`` (the exercise's own) or of ``RAISES`` (every exercise's) recognises is named by
+    its hint."""
     if error["type"] == "NotImplementedError":
         return CaseFailure(
             f"{func_name} raised NotImplementedError: it is not written yet. "
             "Replace the `raise NotImplementedError()` line with your code."
         )
+    recognised = next((r for r in (*known, *RAISES) if r.matches(error)), None)
     return CaseFailure(
         f"{func_name} raised {error['type']}: {error['message']}\n"
-        f"  Run the function on {inputs} yourself to see where it fails."
+        f"  Run the function on {inputs} yourself to see where it fails.",
+        recognised.as_hint if recognised is not None else None,
     )
 
 
@@ -604,6 +648,25 @@ class Attempt:
         # The guard's refusal names the function being judged, as the diagnoses do.
         self.subjects = [subject(impl, self.name, exercise.numpy_only) for impl in impls]
         self.notes: list[str] = []
+        self.near_misses: list[CaseFailure] = []  # of the case being judged
+
+    def judged(self, judge: Callable[[Attempt, Case], float | None], case: Case) -> float | None:
+        """``judge(self, case)``; then the first near miss it kept (``near_miss``), if any."""
+        self.near_misses = []
+        error = judge(self, case)
+        if self.near_misses:
+            raise self.near_misses[0]
+        return error
+
+    def near_miss(self, failure: CaseFailure) -> bool:
+        """Keep ``failure`` when it is a near miss, and say so: the judge then goes on with the
+        rest of the case, and the near miss is reported only when all of that is right (a near
+        miss earns part of the points only when every value is right). False for any other
+        failure, which the judge raises."""
+        if failure.hint is None or not failure.hint.near_miss:
+            return False
+        self.near_misses.append(failure)
+        return True
 
     @property
     def name(self) -> str:
@@ -622,7 +685,8 @@ class Attempt:
             try:
                 value = run()
             except Exception as exc:
-                raise raised(error_report(exc, "call"), name) from exc
+                error = error_report(exc, "call")
+                raise raised(error, name, known=self.exercise.raises) from exc
         said = [f"{w.category.__name__}: {w.message}" for w in caught]
         if stderr.getvalue().strip():
             said.append("it wrote to stderr: " + stderr.getvalue().strip().splitlines()[0][:120])
@@ -702,11 +766,15 @@ class Attempt:
         tol: Tolerance | None = None,
     ) -> float:
         """``compare_arrays`` at the answer's tolerance, explained by the first of
-        ``mistakes`` whose prediction on ``args`` equals ``got``."""
+        ``mistakes`` whose prediction on ``args`` equals ``got``. A near miss is kept
+        (``near_miss``) and counts as error 0 here: the judge goes on."""
         try:
             return compare_arrays(got, expected, what=what, tol=tol or tolerance_for(got))
         except CaseFailure as failure:
-            raise failure.with_hint(diagnose(mistakes, args, got)) from None
+            failure = failure.with_hint(diagnose(mistakes, args, got))
+            if self.near_miss(failure):
+                return 0.0
+            raise failure from None
 
 
 @dataclass(frozen=True)
@@ -749,18 +817,27 @@ class Returns:
         tols = self._tolerances(attempt, value)
         args, kwargs = case.fresh()
         expected = self.twin(*args, **kwargs)
-        try:
-            if len(self.names) == 1:
-                return self._compare(got, expected, self.names[0], tols[0])
-            return max(
-                self._compare(g, e, n, t) for g, e, n, t in zip(got, expected, self.names, tols)
-            )
-        except CaseFailure as failure:
-            args, kwargs = case.fresh()
-            hint = diagnose(self.mistakes, args, got, kwargs=kwargs)
-            if hint is None and self.explain is not None:
-                hint = self.explain(attempt, case, got)
-            raise failure.with_hint(hint) from None
+        if len(self.names) == 1:
+            got, expected = (got,), (expected,)
+        error, failures = 0.0, []
+        for g, e, n, t in zip(got, expected, self.names, tols):
+            try:
+                error = max(error, self._compare(g, e, n, t))
+            except CaseFailure as failure:
+                failures.append(failure)
+        if not failures:
+            return error
+        # The first part that is wrong, before one that is only a near miss.
+        failure = next((f for f in failures if not (f.hint and f.hint.near_miss)), failures[0])
+        args, kwargs = case.fresh()
+        got = got[0] if len(self.names) == 1 else got
+        hint = diagnose(self.mistakes, args, got, kwargs=kwargs)
+        if hint is None and self.explain is not None:
+            hint = self.explain(attempt, case, got)
+        failure = failure.with_hint(hint)
+        if attempt.near_miss(failure):
+            return error
+        raise failure from None
 
     def _compare(self, got: np.ndarray, expected: Any, what: str, tol: Tolerance) -> float:
         expected = np.asarray(expected, dtype=np.float64)
@@ -811,12 +888,7 @@ class Backward:
         try:
             out, cache = attempt.forward(Case(case.name, tuple(forward_args)), which=0)
         except CaseFailure as failure:
-            raise CaseFailure(
-                f"{failure}\n  {attempt.name} needs the cache of a working {forward_name}: fix "
-                f"{forward_name} first.",
-                failure.hint,
-                failure.difference,
-            ) from None
+            raise failure.noted(needs_a_working_forward(forward_name, attempt.name)) from None
         value = attempt.call((dout.copy(), cache), which=1)
         answers = (value,) if len(self.grads) == 1 else attempt.tuple(value, self.grads)
         twin_out, twin_cache = self.forward_twin(*(to_tensor(a) for a in forward_args))
@@ -833,13 +905,23 @@ class Backward:
             except CaseFailure as failure:
                 if matches(out, to_numpy(twin_out), FLOAT32):
                     raise
-                raise failure.noted(
-                    f"Your {forward_name} gives a wrong out on this very case (its own check says "
-                    f"how), so {attempt.name} was checked with the cache of a broken forward "
-                    f"(caches are yours alone): fix {forward_name} first, then check "
-                    f"{attempt.name} again."
-                ) from None
+                raise failure.noted(broken_forward(forward_name, attempt.name)) from None
         return error
+
+
+def needs_a_working_forward(forward: str, backward: str) -> str:
+    """The note of a backward check whose forward failed to give a cache at all."""
+    return f"{backward} needs the cache of a working {forward}: fix {forward} first."
+
+
+def broken_forward(forward: str, backward: str) -> str:
+    """The note of a backward whose gradients are wrong while its own forward gives a wrong out
+    on the same case: it was judged with a broken forward's cache (caches stay opaque)."""
+    return (
+        f"Your {forward} gives a wrong out on this very case (its own check says how), so "
+        f"{backward} was checked with the cache of a broken forward (caches are yours alone): "
+        f"fix {forward} first, then check {backward} again."
+    )
 
 
 @dataclass(frozen=True)
@@ -861,6 +943,8 @@ class Exercise:
         joint: the functions are judged together, and the check is named for all of them.
         numpy_only: apply the banned-library rule (PyTorch, course_utils, SciPy, ...).
         after: a rule judged once every case has passed; a message it returns fails the check.
+        raises: known mistakes recognised from the exception a student function raises (the
+            engine's ``RAISES`` apply to every exercise).
     """
 
     name: str
@@ -873,6 +957,7 @@ class Exercise:
     joint: bool = False
     numpy_only: bool = True
     after: Callable[[Attempt], str | None] | None = None
+    raises: Sequence[Raises] = ()
 
     def run(self, cases: str, *impls: Any, quiet: bool = False) -> CheckResult:
         """Check the student's functions ``impls`` on the ``cases`` ("public" or "hidden")."""
@@ -887,7 +972,7 @@ class Exercise:
                 return run_cases(
                     attempt,
                     chosen,
-                    lambda case: self.judge(attempt, case),
+                    lambda case: attempt.judged(self.judge, case),
                     kind=cases,
                     quiet=quiet,
                     after=(lambda: self.after(attempt)) if self.after else None,

@@ -302,6 +302,19 @@ CONV_BACKWARD = Exercise(
                 Mistake("dw_one_position", _ONE_POSITION, lambda *a: _dw_one_position(*a, True)),
                 Mistake("dw_one_position", _ONE_POSITION, lambda *a: _dw_one_position(*a, False)),
             ],
+            "dx": [
+                Mistake(
+                    "crop_with_minus_pad",
+                    "dx is empty: with pad = 0, dx_pad[:, :, pad:-pad, pad:-pad] is "
+                    "dx_pad[:, :, 0:0, 0:0] (-0 is 0), which selects nothing. Write the end of "
+                    "the crop out: dx_pad[:, :, pad:pad + H, pad:pad + W].",
+                    lambda x, w, b, conv_param, dout: (
+                        np.zeros((*x.shape[:2], 0, 0))
+                        if conv_param["pad"] == 0
+                        else not_applicable()
+                    ),
+                )
+            ],
             "db": [_no_bias_gradient("db = dout.sum(axis=(0, 2, 3))")],
         },
     ),

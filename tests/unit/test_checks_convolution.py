@@ -99,6 +99,12 @@ MISTAKES = [
         (wrong.conv_forward_channels_last,),
         "conv_forward/channels_last",
     ),
+    # An exception is diagnosed from its type and message (every check knows this one).
+    (
+        checks.check_conv_forward,
+        (wrong.conv_forward_float_division,),
+        "conv_forward/float_division",
+    ),
     (
         checks.check_conv_backward,
         (CORRECT.conv_forward_naive, wrong.conv_backward_dw_one_position),
@@ -113,6 +119,11 @@ MISTAKES = [
         checks.check_conv_backward,
         (CORRECT.conv_forward_naive, wrong.conv_backward_no_bias_gradient),
         "conv_backward/no_bias_gradient",
+    ),
+    (
+        checks.check_conv_backward,
+        (CORRECT.conv_forward_naive, wrong.conv_backward_crop_with_minus_pad),
+        "conv_backward/crop_with_minus_pad",
     ),
 ]
 
@@ -159,6 +170,19 @@ def test_a_failure_names_the_case_the_inputs_and_the_largest_error():
         in message
     )
     assert "largest error" in message and "expected" in message
+
+
+def test_a_float_size_is_told_to_use_integer_division_and_no_other_type_error_is():
+    with pytest.raises(AssertionError) as failure:
+        checks.check_conv_forward(wrong.conv_forward_float_division)
+    assert "integer division //" in str(failure.value)
+
+    def conv_forward_naive(x, w, b, conv_param):
+        raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
+
+    with pytest.raises(AssertionError) as failure:
+        checks.check_conv_forward(conv_forward_naive)
+    assert "raised TypeError" in str(failure.value) and "Hint" not in str(failure.value)
 
 
 def test_a_stub_is_told_it_is_not_written_yet():

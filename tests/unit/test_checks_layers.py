@@ -71,6 +71,21 @@ test_a_right_dx_of_the_wrong_shape_is_a_near_miss = gives_a_near_miss(
     ]
 )
 
+
+def test_a_near_miss_earns_nothing_when_another_value_is_wrong_too():
+    def affine_backward(dout, cache):
+        # dx not reshaped (a near miss) and, on those very cases (x not flat), dw transposed.
+        dx, dw, db = wrong.affine_backward_dx_not_reshaped(dout, cache)
+        if cache[0].ndim > 2:
+            dw = wrong.affine_backward_dw_transposed(dout, cache)[1]
+        return dx, dw, db
+
+    with pytest.raises(AssertionError) as failure:
+        checks.check_affine_backward(CORRECT.affine_forward, affine_backward)
+    assert_names_the_mistake(str(failure.value), "affine_backward/dw_transposed")
+    assert "near miss" not in str(failure.value)
+
+
 MISTAKES = [
     (checks.check_affine_forward, (wrong.affine_forward_no_flatten,), "affine_forward/no_flatten"),
     (

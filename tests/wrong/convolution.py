@@ -101,6 +101,43 @@ def conv_forward_channels_last(x, w, b, conv_param):
     return out.transpose(0, 2, 3, 1), cache  # (N, H_out, W_out, F): NHWC
 
 
+def conv_forward_float_division(x, w, b, conv_param):
+    """Python 2's habit: the output size computed with /, a float in Python 3."""
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    H_out = 1 + (H + 2 * pad - HH) / stride
+    W_out = 1 + (W + 2 * pad - WW) / stride
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((N, F, H_out, W_out))
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x_pad[:, :, i * stride : i * stride + HH, j * stride : j * stride + WW]
+            out[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b
+    return out, (x, w, b, conv_param)
+
+
+def conv_backward_crop_with_minus_pad(dout, cache):
+    """dx cropped out of dx_pad with [pad:-pad], which is empty when pad is 0."""
+    x, w, b, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    F, C, HH, WW = w.shape
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dx_pad = np.zeros_like(x_pad)
+    dw = np.zeros_like(w)
+    for n in range(x.shape[0]):
+        for i in range(dout.shape[2]):
+            for j in range(dout.shape[3]):
+                rows = slice(i * stride, i * stride + HH)
+                cols = slice(j * stride, j * stride + WW)
+                for f in range(F):
+                    dx_pad[n, :, rows, cols] += dout[n, f, i, j] * w[f]
+                    dw[f] += dout[n, f, i, j] * x_pad[n, :, rows, cols]
+    dx = dx_pad[:, :, pad:-pad, pad:-pad]
+    db = dout.sum(axis=(0, 2, 3))
+    return dx, dw, db
+
+
 def conv_backward_dw_one_position(dout, cache):
     return _conv_backward(dout, cache, dw_position="last")
 
