@@ -79,6 +79,18 @@ def _pool_cases(ties: bool) -> Callable[[], list[Case]]:
     return cases
 
 
+def _overlapping_first(make: Callable[[], list[Case]]) -> Callable[[], list[Case]]:
+    """The same cases, the overlapping-windows case first: a backward that overwrites where
+    windows overlap is then shown on it, not on the lecture example, whose windows also tie."""
+
+    def cases() -> list[Case]:
+        made = make()
+        first = [c for c in made if c.name.startswith("overlapping windows")]
+        return first + [c for c in made if c not in first]
+
+    return cases
+
+
 def _hidden_pool_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
     for i in range(6):
@@ -110,6 +122,38 @@ def _pool_stride_ignored(forward_twin: Callable) -> Mistake:
     )
 
 
+def _swapped_windows(reduce: Callable[[np.ndarray], np.ndarray]) -> Callable:
+    """A pooling forward whose window slices swap the pool's height and width (rows
+    i*S : i*S + WW, columns j*S : j*S + HH), as NumPy slices them, for an output of the
+    right size; ``reduce`` pools a window (N, C, rows, columns) to (N, C)."""
+
+    def predict(x, pool_param):
+        hh, ww, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+        if hh == ww:
+            raise NotApplicable
+        h_out, w_out = 1 + (x.shape[2] - hh) // stride, 1 + (x.shape[3] - ww) // stride
+        out = np.zeros((*x.shape[:2], h_out, w_out))
+        for i in range(h_out):
+            for j in range(w_out):
+                window = x[:, :, i * stride : i * stride + ww, j * stride : j * stride + hh]
+                if window.size == 0:
+                    raise NotApplicable
+                out[:, :, i, j] = reduce(window)
+        return out
+
+    return predict
+
+
+def _height_width_swapped(reduce: Callable[[np.ndarray], np.ndarray]) -> Mistake:
+    return Mistake(
+        "height_width_swapped",
+        "your windows are pool_width rows tall and pool_height columns wide: height and width "
+        "are swapped in the slices. Rows go with the height, x[:, :, i*S : i*S + pool_height, "
+        "j*S : j*S + pool_width].",
+        _swapped_windows(reduce),
+    )
+
+
 _POOL_ARGS = ("x", "pool_param")
 _max_pool = _out(reference.max_pool_forward_naive)
 
@@ -124,6 +168,7 @@ MAX_POOL_FORWARD = Exercise(
         compared=("out",),
         mistakes=(
             _pool_stride_ignored(reference.max_pool_forward_naive),
+            _height_width_swapped(lambda window: window.max(axis=(2, 3))),
             _channels_last(_max_pool),
         ),
     ),
@@ -150,6 +195,26 @@ def _windows(x: np.ndarray, pool_param: dict):
             yield i, j, rows, cols
 
 
+def _max_pool_overwritten(
+    x: np.ndarray, pool_param: dict, dout: np.ndarray, whole_window: bool
+) -> np.ndarray:
+    """dx written with = instead of +=: each window's gradient goes to its first maximum, but
+    replaces what an earlier overlapping window put there (``whole_window``: the window's
+    whole slice of dx is assigned, its zeros included)."""
+    dx = np.zeros_like(x)
+    for i, j, rows, cols in _windows(x, pool_param):
+        window = x[:, :, rows, cols]  # (N, C, HH, WW)
+        flat = window.reshape(*window.shape[:2], -1)
+        first = np.zeros_like(flat, dtype=bool)
+        np.put_along_axis(first, flat.argmax(axis=2)[..., None], True, axis=2)
+        first = first.reshape(window.shape)
+        routed = first * dout[:, :, i, j][:, :, None, None]
+        dx[:, :, rows, cols] = (
+            routed if whole_window else np.where(first, routed, dx[:, :, rows, cols])
+        )
+    return dx
+
+
 def _max_pool_routed(x: np.ndarray, pool_param: dict, dout: np.ndarray, rule: str) -> np.ndarray:
     """dx when each window's dout goes to all its maxima ("ties") or all its elements ("all")."""
     dx = np.zeros_like(x)
@@ -163,10 +228,16 @@ def _max_pool_routed(x: np.ndarray, pool_param: dict, dout: np.ndarray, rule: st
     return dx
 
 
+_OVERWRITES = (
+    "where windows overlap (stride smaller than the window), an input can be the maximum of "
+    "several windows, and its gradient is the SUM of theirs. Your dx keeps only the last "
+    "window's: write dx[...] += ... (accumulate), not dx[...] = ... (overwrite)."
+)
+
 MAX_POOL_BACKWARD = Exercise(
     "max_pool_backward",
     args=(*_POOL_ARGS, "dout"),
-    public=_with_dout(_pool_cases(ties=True), reference.max_pool_forward_naive),
+    public=_overlapping_first(_with_dout(_pool_cases(ties=True), reference.max_pool_forward_naive)),
     hidden=_hidden_with_dout(_hidden_pool_cases, reference.max_pool_forward_naive),
     judge=Backward(
         reference.max_pool_forward_naive,
@@ -188,6 +259,17 @@ MAX_POOL_BACKWARD = Exercise(
                     "pooling routes it only to the maximum (the element that produced the "
                     "output); the others get 0.",
                     lambda x, pool_param, dout: _max_pool_routed(x, pool_param, dout, "all"),
+                ),
+                # One mistake, written two ways: dx[max] = ... or dx[window] = mask * ...
+                Mistake(
+                    "overwrites_overlaps",
+                    _OVERWRITES,
+                    lambda x, pool_param, dout: _max_pool_overwritten(x, pool_param, dout, False),
+                ),
+                Mistake(
+                    "overwrites_overlaps",
+                    _OVERWRITES,
+                    lambda x, pool_param, dout: _max_pool_overwritten(x, pool_param, dout, True),
                 ),
             ]
         },
@@ -229,6 +311,7 @@ AVG_POOL_FORWARD = Exercise(
                 ),
             ),
             _pool_stride_ignored(reference.avg_pool_forward),
+            _height_width_swapped(lambda window: window.mean(axis=(2, 3))),
             _channels_last(_avg_pool),
         ),
     ),

@@ -68,6 +68,11 @@ MISTAKES = [
         "max_pool_forward/channels_last",
     ),
     (
+        checks.check_max_pool_forward,
+        (wrong.max_pool_forward_height_width_swapped,),
+        "max_pool_forward/height_width_swapped",
+    ),
+    (
         checks.check_max_pool_backward,
         (CORRECT.max_pool_forward_naive, wrong.max_pool_backward_all_ties),
         "max_pool_backward/all_ties",
@@ -76,6 +81,16 @@ MISTAKES = [
         checks.check_max_pool_backward,
         (CORRECT.max_pool_forward_naive, wrong.max_pool_backward_all_elements),
         "max_pool_backward/all_elements",
+    ),
+    (
+        checks.check_max_pool_backward,
+        (CORRECT.max_pool_forward_naive, wrong.max_pool_backward_overwrites_overlaps),
+        "max_pool_backward/overwrites_overlaps",
+    ),
+    (
+        checks.check_max_pool_backward,
+        (CORRECT.max_pool_forward_naive, wrong.max_pool_backward_overwrites_whole_windows),
+        "max_pool_backward/overwrites_overlaps",
     ),
     (
         checks.check_avg_pool_forward,
@@ -91,6 +106,11 @@ MISTAKES = [
         checks.check_avg_pool_forward,
         (wrong.avg_pool_forward_channels_last,),
         "avg_pool_forward/channels_last",
+    ),
+    (
+        checks.check_avg_pool_forward,
+        (wrong.avg_pool_forward_height_width_swapped,),
+        "avg_pool_forward/height_width_swapped",
     ),
     (
         checks.check_avg_pool_backward,
@@ -131,3 +151,32 @@ def test_hidden_max_pool_inputs_are_tie_free():
         for case in pool_checks._hidden_pool_cases(np.random.default_rng(seed)):
             x = case.args[0]
             assert np.unique(x).size == x.size
+
+
+@pytest.mark.parametrize(
+    "overwrites",
+    [wrong.max_pool_backward_overwrites_overlaps, wrong.max_pool_backward_overwrites_whole_windows],
+)
+def test_overwriting_where_windows_overlap_is_shown_on_the_overlapping_case(overwrites):
+    with pytest.raises(AssertionError) as failure:
+        checks.check_max_pool_backward(CORRECT.max_pool_forward_naive, overwrites)
+    message = str(failure.value)
+    assert 'case "overlapping windows' in message.splitlines()[0]
+    assert "FIRST maximum" not in message  # not the lecture example, whose windows also tie
+
+
+def test_the_overlapping_case_comes_first_and_the_other_public_cases_are_unchanged():
+    before = pool_checks._with_dout(
+        pool_checks._pool_cases(ties=True), reference.max_pool_forward_naive
+    )()
+    now = pool_checks.MAX_POOL_BACKWARD.public()
+    assert now[0].name.startswith("overlapping windows")
+    assert [c.name for c in now[1:]] == [
+        c.name for c in before if not c.name.startswith("overlapping windows")
+    ]
+    by_name = {c.name: c for c in before}
+    for case in now:
+        for got, was in zip(case.args, by_name[case.name].args):
+            assert got == was if isinstance(got, dict) else np.array_equal(got, was)
+    # The forward's cases, and the average pool's, keep their order.
+    assert [c.name for c in pool_checks.MAX_POOL_FORWARD.public()] == [c.name for c in before]

@@ -95,6 +95,55 @@ def max_pool_forward_channels_last(x, pool_param):
     return out.transpose(0, 2, 3, 1), cache  # NHWC
 
 
+def max_pool_forward_height_width_swapped(x, pool_param):
+    """Each window is pool_width rows tall and pool_height columns wide."""
+    HH, WW, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H, W = x.shape
+    H_out = 1 + (H - HH) // stride
+    W_out = 1 + (W - WW) // stride
+    out = np.zeros((N, C, H_out, W_out))
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x[:, :, i * stride : i * stride + WW, j * stride : j * stride + HH]
+            out[:, :, i, j] = window.max(axis=(2, 3))
+    return out, (x, pool_param)
+
+
+def max_pool_backward_overwrites_overlaps(dout, cache):
+    """dx[...] = instead of dx[...] +=: where windows overlap, the last window wins."""
+    x, pool_param = cache
+    HH, WW, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H_out, W_out = dout.shape
+    dx = np.zeros_like(x)
+    for n in range(N):
+        for c in range(C):
+            for i in range(H_out):
+                for j in range(W_out):
+                    window = x[n, c, i * stride : i * stride + HH, j * stride : j * stride + WW]
+                    p, q = np.unravel_index(np.argmax(window), window.shape)
+                    dx[n, c, i * stride + p, j * stride + q] = dout[n, c, i, j]
+    return dx
+
+
+def max_pool_backward_overwrites_whole_windows(dout, cache):
+    """dx[window] = mask * dout: each window's slice of dx, zeros included, replaces the last."""
+    x, pool_param = cache
+    HH, WW, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H_out, W_out = dout.shape
+    dx = np.zeros_like(x)
+    for n in range(N):
+        for c in range(C):
+            for i in range(H_out):
+                for j in range(W_out):
+                    rows = slice(i * stride, i * stride + HH)
+                    cols = slice(j * stride, j * stride + WW)
+                    window = x[n, c, rows, cols]
+                    mask = np.zeros_like(window)
+                    mask[np.unravel_index(np.argmax(window), window.shape)] = 1
+                    dx[n, c, rows, cols] = mask * dout[n, c, i, j]
+    return dx
+
+
 def max_pool_backward_all_ties(dout, cache):
     return _max_pool_backward(dout, cache, route="ties")
 
@@ -112,6 +161,19 @@ def avg_pool_forward_not_divided(x, pool_param):
 
 def avg_pool_forward_stride_ignored(x, pool_param):
     return _avg_pool_forward(x, {**pool_param, "stride": 1})
+
+
+def avg_pool_forward_height_width_swapped(x, pool_param):
+    """Each window is pool_width rows tall and pool_height columns wide."""
+    HH, WW, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H, W = x.shape
+    out = np.zeros((N, C, 1 + (H - HH) // stride, 1 + (W - WW) // stride))
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            out[:, :, i, j] = x[
+                :, :, i * stride : i * stride + WW, j * stride : j * stride + HH
+            ].mean(axis=(2, 3))
+    return out, (x, pool_param)
 
 
 def avg_pool_forward_channels_last(x, pool_param):
