@@ -28,10 +28,12 @@ from autograder.checks._engine import (
     Exercise,
     Hint,
     Mistake,
+    Raises,
     Returns,
     channels_last,
     check,
     matches,
+    needs_a_working_forward,
     not_applicable,
     twin,
 )
@@ -151,6 +153,17 @@ _NO_FLATTEN = Hint(
 )
 
 
+#: ``N, D = x.shape`` on an x of more than two dimensions (recognised from the exception).
+_UNPACKS_SHAPE = Raises(
+    "unpacks_shape",
+    "N, D = x.shape works only for an x of shape (N, D), but x may have any shape "
+    "(N, d_1, ..., d_k): here it has more dimensions, so the unpacking fails. Take "
+    "N = x.shape[0] and flatten, x.reshape(N, -1).",
+    "ValueError",
+    r"^too many values to unpack \(expected 2",
+)
+
+
 def _missing_flatten(attempt: Attempt, case: Case, expected: np.ndarray) -> Hint | None:
     """``_NO_FLATTEN`` when x has several dimensions and the function is right on x flattened."""
     x, w, b = case.fresh()[0]
@@ -181,6 +194,7 @@ AFFINE_FORWARD = Exercise(
     public=_affine_cases,
     hidden=_hidden_affine_cases,
     judge=_judge_affine_forward,
+    raises=(_UNPACKS_SHAPE,),
 )
 
 
@@ -227,6 +241,7 @@ AFFINE_BACKWARD = Exercise(
         },
     ),
     functions=("affine_forward", "affine_backward"),
+    raises=(_UNPACKS_SHAPE,),
 )
 
 
@@ -377,6 +392,33 @@ _IGNORES_SEED = Hint(
 )
 
 
+def _kept_fraction_allowed(p: float, size: int) -> float:
+    """How far the kept fraction of ``size`` units may stray from 1 - p."""
+    return KEPT_FRACTION_SIGMAS * float(np.sqrt(p * (1 - p) / size))
+
+
+def _scaled_by_p(p: float, fraction: float, allowed: float) -> Hint:
+    """The hint of kept units scaled by 1 / p: p read as the keep probability throughout, or
+    only in the scale (the mask keeps 1 - p, as it should), as far as the kept fraction
+    tells them apart."""
+    keeps_right_share = abs(fraction - (1 - p)) <= allowed
+    keeps_p = abs(fraction - p) <= allowed
+    if keeps_p and not keeps_right_share:
+        return _P_AS_KEEP
+    scale = (
+        "the kept units are scaled by 1 / p, but inverted dropout divides them by the "
+        "probability of KEEPING a unit: scale by 1 / (1 - p) (p is the probability of dropping "
+        "one, as in torch.nn.Dropout)."
+    )
+    if keeps_right_share and not keeps_p:
+        return Hint(
+            "scaled_by_p",
+            f"your mask is right: it keeps about 1 - p = {1 - p:.0%} of the units, as it "
+            f"should. Only the scale is wrong: {scale}",
+        )
+    return Hint("scaled_by_p", scale)
+
+
 def _dropout_output(attempt: Attempt, case: Case) -> tuple[np.ndarray, Any]:
     """``(out, cache)`` of the student's dropout_forward (function 0); out has x's shape."""
     out, cache = attempt.forward(case, which=0)
@@ -410,15 +452,14 @@ def _judge_dropout_output(x: np.ndarray, dropout_param: dict, out: np.ndarray) -
                 "change.",
             )
         elif np.allclose(out[kept], x[kept] / p, rtol=_DROPOUT_RTOL, atol=0):
-            hint = _P_AS_KEEP
+            hint = _scaled_by_p(p, float(np.mean(kept)), _kept_fraction_allowed(p, x.size))
         raise CaseFailure(
             f"in train mode every output must be 0 or x / (1 - p) = {scale:.6g} * x; yours are "
             "not.",
             hint,
         )
     fraction = float(np.mean(kept))
-    sigma = np.sqrt(p * (1 - p) / x.size)
-    allowed = KEPT_FRACTION_SIGMAS * sigma
+    allowed = _kept_fraction_allowed(p, x.size)
     if abs(fraction - (1 - p)) > allowed:
         raise CaseFailure(
             f"with p = {p} about {1 - p:.0%} of the units must be kept; yours kept "
@@ -482,9 +523,7 @@ def _judge_dropout_backward(attempt: Attempt, case: Case) -> float:
         # The forward's mistake, named within this exercise: forward_no_scaling, ...
         hint = failure.hint and Hint(f"forward_{failure.hint.id}", failure.hint.text)
         raise CaseFailure(
-            f"{failure}\n  {attempt.name} needs the cache of a working {forward}: fix "
-            f"{forward} first.",
-            hint,
+            f"{failure}\n  {needs_a_working_forward(forward, attempt.name)}", hint
         ) from None
     got = attempt.array(attempt.call((dout.copy(), cache)), "dx")
     p, mode = dropout_param["p"], dropout_param["mode"]

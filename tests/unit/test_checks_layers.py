@@ -88,6 +88,17 @@ def test_a_near_miss_earns_nothing_when_another_value_is_wrong_too():
 
 MISTAKES = [
     (checks.check_affine_forward, (wrong.affine_forward_no_flatten,), "affine_forward/no_flatten"),
+    # Recognised from the exception: "too many values to unpack" on x (N, d_1, ..., d_k).
+    (
+        checks.check_affine_forward,
+        (wrong.affine_forward_unpacks_shape,),
+        "affine_forward/unpacks_shape",
+    ),
+    (
+        checks.check_affine_backward,
+        (CORRECT.affine_forward, wrong.affine_backward_unpacks_shape),
+        "affine_backward/unpacks_shape",
+    ),
     (
         checks.check_affine_backward,
         (CORRECT.affine_forward, wrong.affine_backward_dw_transposed),
@@ -114,6 +125,11 @@ MISTAKES = [
         "dropout_forward/no_scaling",
     ),
     (checks.check_dropout_forward, (wrong.dropout_forward_p_as_keep,), "dropout_forward/p_as_keep"),
+    (
+        checks.check_dropout_forward,
+        (wrong.dropout_forward_scaled_by_p,),
+        "dropout_forward/scaled_by_p",
+    ),
     (
         checks.check_dropout_forward,
         (wrong.dropout_forward_active_at_test,),
@@ -236,3 +252,11 @@ def test_a_wrong_backward_after_a_right_forward_gets_no_such_note():
     with pytest.raises(AssertionError) as failure:
         checks.check_relu_backward(CORRECT.relu_forward, wrong.relu_backward_gate_includes_zero)
     assert "broken forward" not in str(failure.value)
+
+
+def test_a_dropout_that_keeps_the_right_share_but_scales_by_1_over_p_is_told_which_is_which():
+    with pytest.raises(AssertionError) as failure:
+        checks.check_dropout_forward(wrong.dropout_forward_scaled_by_p)
+    message = str(failure.value)
+    assert "your mask is right" in message and "Only the scale is wrong" in message
+    assert "1 / (1 - p)" in message and "read as the probability of KEEPING" not in message

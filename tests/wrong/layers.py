@@ -81,6 +81,23 @@ def affine_forward_no_flatten(x, w, b):
     return _affine_forward(x, w, b, flatten=False)
 
 
+def affine_forward_unpacks_shape(x, w, b):
+    """N, D = x.shape: right for x (N, D), a ValueError for x (N, d_1, ..., d_k)."""
+    N, D = x.shape
+    out = x.reshape(N, D) @ w + b
+    return out, (x, w, b)
+
+
+def affine_backward_unpacks_shape(dout, cache):
+    """N, D = x.shape in the backward: a ValueError for x (N, d_1, ..., d_k)."""
+    x, w, b = cache
+    N, D = x.shape
+    dx = (dout @ w.T).reshape(N, D)
+    dw = x.T @ dout
+    db = dout.sum(axis=0)
+    return dx, dw, db
+
+
 def affine_backward_dx_not_reshaped(dout, cache):
     return _affine_backward(dout, cache, reshape_dx=False)
 
@@ -110,6 +127,16 @@ def dropout_forward_no_scaling(x, dropout_param):
 
 def dropout_forward_p_as_keep(x, dropout_param):
     return _dropout_forward(x, dropout_param, p_is_keep=True)
+
+
+def dropout_forward_scaled_by_p(x, dropout_param):
+    """Keeps a unit with probability 1 - p, as it should, but scales the kept ones by 1 / p."""
+    p, mode = dropout_param["p"], dropout_param["mode"]
+    if mode == "test":
+        return x.copy(), (dropout_param, None)
+    rng = np.random.default_rng(dropout_param.get("seed"))
+    mask = (rng.random(x.shape) >= p) / p
+    return x * mask, (dropout_param, mask)
 
 
 def dropout_forward_active_at_test(x, dropout_param):
