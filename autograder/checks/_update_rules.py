@@ -240,7 +240,7 @@ class UpdateRun:
                 next_w, config, tol = self._step(attempt, case, ws[r], dw, configs[r])
                 snapshot = [next_w] + self._state(attempt, config, configs[r], twin_configs[r])
                 got.append(snapshot)
-                largest = max(largest, self._compare(attempt, case, got, right, tol))
+                largest = max(largest, self._compare(attempt, case, got, right, tol, where))
             except CaseFailure as failure:
                 if failure.hint is None and _keeps_hidden_state(attempt, self.state):
                     failure = failure.with_hint(HIDDEN_STATE)
@@ -320,13 +320,16 @@ class UpdateRun:
         got: list[list[np.ndarray]],
         right: list[np.ndarray],
         tol: Tolerance,
+        where: str,
     ) -> float:
         """The last step's relative error; a failure names a mistaken rule whose run so far
-        equals the student's."""
+        errs as the student's does. A near miss (``Attempt.near_miss``) is kept while the rest
+        of the step, and the run, is judged."""
         snapshot = got[-1]
-        try:
-            error = compare_arrays(snapshot[0], right[0], what="next_w", tol=tol)
-            for key, value, expected in zip(self.state, snapshot[1:], right[1:]):
+        error = 0.0
+        for key, value, expected in zip(("next_w", *self.state), snapshot, right):
+            what = key if key == "next_w" else f'config["{key}"]'
+            try:
                 if key == "t":
                     if value.shape != expected.shape or value[0] != expected[0]:
                         raise CaseFailure(
@@ -334,11 +337,48 @@ class UpdateRun:
                             "the steps taken, 0 before the first."
                         )
                     continue
-                compare_arrays(value, expected, what=f'config["{key}"]', tol=tol)
-            return error
-        except CaseFailure as failure:
-            runs = [_over_the_run(m, self.state, len(got), right) for m in self.mistakes]
-            raise failure.with_hint(diagnose(runs, case.args, got)) from None
+                compared = compare_arrays(value, expected, what=what, tol=tol)
+                error = compared if key == "next_w" else error
+            except CaseFailure as failure:
+                failure = failure.with_hint(self._diagnosis(case, got, right, tol))
+                kept = CaseFailure(f"at {where}: {failure}", failure.hint, failure.difference)
+                if attempt.near_miss(kept):
+                    continue
+                raise failure from None
+        return error
+
+    def _diagnosis(
+        self, case: Case, got: list[list[np.ndarray]], right: list[np.ndarray], tol: Tolerance
+    ) -> Hint | None:
+        """The first mistaken rule whose run so far equals the student's, its last step judged
+        by its error: each wrong array's difference from the right one, divided by the
+        student's largest difference there (so that a mistake whose effect is small next to w,
+        such as one step's bias correction, is told from another); a right array's difference
+        as it is."""
+        runs = [_over_the_run(m, self.state, len(got), right) for m in self.mistakes]
+        last = got[-1]
+        if len(last) != len(right) or not all(
+            g.shape == r.shape and np.isfinite(g).all() for g, r in zip(last, right)
+        ):
+            return diagnose(runs, case.args, got)
+        scales = [
+            1.0 if matches(g, r, tol) else float(np.max(np.abs(g - r), initial=0.0)) or 1.0
+            for g, r in zip(last, right)
+        ]
+
+        def errors(snapshots: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
+            *earlier, final = snapshots
+            if len(final) != len(right) or any(
+                np.shape(p) != r.shape for p, r in zip(final, right)
+            ):
+                raise NotApplicable
+            final = [
+                (np.asarray(p, dtype=np.float64) - r) / scale
+                for p, r, scale in zip(final, right, scales)
+            ]
+            return [*earlier, final]
+
+        return diagnose(runs, case.args, errors(got), convert=errors)
 
 
 # --- cases --------------------------------------------------------------------------------------

@@ -375,6 +375,14 @@ ADAM = update_rule_exercise(
                 ADAM_LATE_T_HINT,
                 _adam_rule(late_t=True, t_start=1),
             ),
+            Mistake(
+                "t_starts_at_one",
+                "your step counter starts at 1, so the first step is corrected with t = 2 (and "
+                "stores t = 2). t counts the steps taken: it is 0 before the first step "
+                '(config.setdefault("t", 0)), and t += 1 before the correction makes the '
+                "first step use t = 1.",
+                _adam_rule(t_start=1),
+            ),
             Mistake("epsilon_inside_sqrt", EPS_INSIDE_HINT, _adam_rule(eps_inside=True)),
         ),
     ),

@@ -79,6 +79,7 @@ WRONG = [
         (wrong.adam_t_incremented_late_from_one,),
         "adam/t_incremented_late_from_one",
     ),
+    (check_adam, (wrong.adam_t_starts_at_one,), "adam/t_starts_at_one"),
     (check_adam, (wrong.adam_epsilon_inside_sqrt,), "adam/epsilon_inside_sqrt"),
     (check_adam, (wrong.adam_default_learning_rate_1e_2,), "adam/wrong_default"),
     (check_adam, (wrong.adam_hidden_state,), "adam/hidden_state"),
@@ -97,6 +98,7 @@ test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mista
         (check_rmsprop, wrong.rmsprop_decay_on_wrong_term, "rmsprop/decay_on_wrong_term"),
         (check_adam, wrong.adam_no_bias_correction, "adam/no_bias_correction"),
         (check_adam, wrong.adam_t_incremented_late, "adam/t_incremented_late"),
+        (check_adam, wrong.adam_t_starts_at_one, "adam/t_starts_at_one"),
         (check_adam, wrong.adam_hidden_state, "adam/hidden_state"),
     ],
 )

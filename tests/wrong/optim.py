@@ -187,6 +187,26 @@ def adam_t_incremented_late_from_one(w, dw, config=None):
     return _adam(w, dw, config, late_t=True, t_start=1)
 
 
+def adam_t_starts_at_one(w, dw, config=None):
+    """The step counter starts at 1, so the first step is corrected with t = 2."""
+    if config is None:
+        config = {}
+    config.setdefault("learning_rate", 1e-3)
+    config.setdefault("beta1", 0.9)
+    config.setdefault("beta2", 0.999)
+    config.setdefault("epsilon", 1e-8)
+    config.setdefault("m", np.zeros_like(w))
+    config.setdefault("v", np.zeros_like(w))
+    config.setdefault("t", 1)
+    config["t"] += 1
+    config["m"] = config["beta1"] * config["m"] + (1 - config["beta1"]) * dw
+    config["v"] = config["beta2"] * config["v"] + (1 - config["beta2"]) * dw**2
+    m_hat = config["m"] / (1 - config["beta1"] ** config["t"])
+    v_hat = config["v"] / (1 - config["beta2"] ** config["t"])
+    next_w = w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"])
+    return next_w, config
+
+
 def adam_epsilon_inside_sqrt(w, dw, config=None):
     return _adam(w, dw, config, eps_inside=True)
 
