@@ -27,6 +27,7 @@ from autograder.checks._engine import (
     compare_arrays,
     matches,
     not_applicable,
+    same,
     tolerance_for,
     twin,
 )
@@ -169,6 +170,43 @@ def _log_of_probabilities(scores: np.ndarray, y: np.ndarray):
     return np.asarray(loss), probs / n
 
 
+def _unshifted_probabilities(scores: np.ndarray, y: np.ndarray):
+    """The softmax loss from probabilities np.exp(scores) / sum, without the max shift: where
+    a score passes 709, np.exp gives inf, inf / inf is nan, and so is the loss."""
+    probs = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    n = scores.shape[0]
+    loss = -np.log(probs[np.arange(n), y]).mean()
+    if np.isfinite(loss) or same(np.asarray(loss), _log_of_probabilities(scores, y)[0]):
+        raise NotApplicable  # the shift would change nothing here: nothing tells this mistake
+    probs[np.arange(n), y] -= 1
+    return np.asarray(loss), probs / n
+
+
+#: The epsilons students add to a probability before its log (log(p + eps), np.clip(p, eps, 1)).
+_EPSILONS = (1e-20, 1e-15, 1e-12, 1e-10, 1e-8, 1e-7)
+
+
+def _log_plus_epsilon(eps: float) -> Mistake:
+    def predict(scores: np.ndarray, y: np.ndarray):
+        loss, dscores = _log_of_probabilities(scores, y)  # the gradient is unchanged
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        n = scores.shape[0]
+        return np.asarray(-np.log(probs[np.arange(n), y] + eps).mean()), dscores
+
+    cap = -np.log(eps)
+    return Mistake(
+        "log_plus_epsilon",
+        f"your loss is capped at {cap:.2f} per example: log(p + {eps:g}) (or a clip at "
+        f"{eps:g}) is never below log({eps:g}) = {-cap:.2f}, while the true loss of an example "
+        f"whose probability is far below {eps:g} is larger. Do not add anything to a "
+        "probability: take log-probabilities directly, log_probs = shifted - "
+        "np.log(np.exp(shifted).sum(axis=1, keepdims=True)), which is finite for any finite "
+        "scores.",
+        predict,
+    )
+
+
 SOFTMAX_LOSS = Exercise(
     "softmax_loss",
     args=("scores", "y"),
@@ -187,6 +225,15 @@ SOFTMAX_LOSS = Exercise(
                 _log_of_probabilities,
             ),
             _summed(reference.softmax_loss),
+            Mistake(
+                "no_max_subtraction",
+                "np.exp overflowed: a score above 709 gives exp = inf in float64, and "
+                "inf / inf is nan. Subtract each row's maximum before exponentiating, shifted = "
+                "scores - scores.max(axis=1, keepdims=True): the softmax is unchanged and the "
+                "largest exponent becomes exp(0) = 1.",
+                _unshifted_probabilities,
+            ),
+            *(_log_plus_epsilon(eps) for eps in _EPSILONS),
         ),
         overflow=Hint(
             "no_max_subtraction",

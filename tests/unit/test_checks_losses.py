@@ -72,6 +72,16 @@ MISTAKES = [
         (wrong.softmax_loss_log_of_underflowed_probability,),
         "softmax_loss/log_of_underflowed_probability",
     ),
+    (
+        checks.check_softmax_loss,
+        (wrong.softmax_loss_no_max_subtraction_log_of_probabilities,),
+        "softmax_loss/no_max_subtraction",
+    ),
+    (
+        checks.check_softmax_loss,
+        (wrong.softmax_loss_log_plus_epsilon,),
+        "softmax_loss/log_plus_epsilon",
+    ),
     (checks.check_softmax_loss, (wrong.softmax_loss_summed,), "softmax_loss/summed"),
     (
         checks.check_svm_loss,
@@ -119,7 +129,14 @@ test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grade
 # Seed 5 draws the logit 399.6 with target 1: its sigmoid is exactly 1.0, so (1 - y) log(1 - s)
 # is 0 * -inf = nan in the lecture's formula as in this one, and the sign error, listed first,
 # is named instead (as it always was; the public cases name this mistake).
-NAMED_OTHERWISE_IN_HIDDEN = {wrong.bce_loss_log_of_sigmoid}
+#
+# A softmax that neither shifts nor takes log-probabilities directly has, on seed 5's large
+# scores, an infinite loss rather than nan: what the log of an underflowed probability gives, a
+# mistake this code makes too, and whose fix (log-softmax of the shifted scores) fixes both.
+NAMED_OTHERWISE_IN_HIDDEN = {
+    wrong.bce_loss_log_of_sigmoid,
+    wrong.softmax_loss_no_max_subtraction_log_of_probabilities,
+}
 
 
 @pytest.mark.parametrize(
@@ -152,3 +169,11 @@ def test_a_call_built_at_run_time_is_caught_while_it_runs():
     assert rules.find_banned(wrong.softmax_loss_imports_torch_at_run_time) == []
     with pytest.raises(AssertionError, match="your code called torch"):
         checks.check_softmax_loss(wrong.softmax_loss_imports_torch_at_run_time)
+
+
+def test_a_loss_capped_by_an_epsilon_is_told_the_cap_it_reached():
+    with pytest.raises(AssertionError) as failure:
+        checks.check_softmax_loss(wrong.softmax_loss_log_plus_epsilon)
+    message = str(failure.value)
+    assert "expected 457.725, got 46.0517" in message  # the lecture logits
+    assert "capped at 46.05 per example" in message and "log(p + 1e-20)" in message
