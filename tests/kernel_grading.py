@@ -43,6 +43,17 @@ def expect_mistake(check: str, impl: str, pattern: str) -> str:
 def failing_tests(tmp_path: Path, imports: str, student: str, tests: list[str]) -> list[tuple]:
     """Grade a notebook of a locked ``imports`` cell, one ``student`` cell and the ``tests``;
     return (test, traceback) for each test cell that did not pass."""
+    nb, verdicts = graded_tests(tmp_path, imports, student, tests)
+    return [
+        (test, "\n".join("\n".join(o.get("traceback", [])) for o in cell.outputs))
+        for test, cell, verdict in zip(tests, nb.cells[2:], verdicts)
+        if not verdict.passed
+    ]
+
+
+def graded_tests(tmp_path: Path, imports: str, student: str, tests: list[str]) -> tuple:
+    """Grade a notebook of a locked ``imports`` cell, one ``student`` cell and the ``tests``
+    (1 point each); return the graded notebook and the verdict of each test cell."""
     locked = nbformat.v4.new_code_cell(imports)
     locked.metadata["nbgrader"] = {"locked": True, "grade_id": "imports"}
     nb = nbformat.v4.new_notebook()
@@ -56,11 +67,7 @@ def failing_tests(tmp_path: Path, imports: str, student: str, tests: list[str]) 
     )
     assert result.kernel_lost is None, result.kernel_lost
     assert len(result.verdicts) == len(tests)
-    return [
-        (test, "\n".join("\n".join(o.get("traceback", [])) for o in cell.outputs))
-        for test, cell, verdict in zip(tests, nb.cells[2:], result.verdicts)
-        if not verdict.passed
-    ]
+    return nb, result.verdicts
 
 
 def grades_through_a_kernel(

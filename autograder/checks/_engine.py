@@ -1054,8 +1054,11 @@ def run_cases(
             f"note: while {name} was checked, your code emitted: {shown} (this never costs points)"
         )
     if failures:
-        case, failure = failures[0]
-        near_miss = all(f.hint is not None and f.hint.near_miss for _, f in failures)
+        wrong = [(c, f) for c, f in failures if f.hint is None or not f.hint.near_miss]
+        near_miss = not wrong
+        # A case whose values are wrong is shown before one that is only a near miss.
+        case, failure = failures[0] if near_miss else wrong[0]
+        shown = "the first is shown" if failures[0][0] is case else "the first wrong one is shown"
         count = f"{len(failures)} of {len(cases)} {kind} cases"
         if near_miss:
             lines = [
@@ -1063,7 +1066,7 @@ def run_cases(
                 "one detail; the first is shown): this earns part of the points."
             ]
         else:
-            lines = [f'{name}: case "{case.name}" failed ({count} fail; the first is shown).']
+            lines = [f'{name}: case "{case.name}" failed ({count} fail; {shown}).']
         inputs = case.describe(attempt.exercise.args)
         if inputs:
             lines.append(f"  inputs: {inputs}")

@@ -14,9 +14,14 @@ is written for any such ``axes``, so the checks of every normalisation layer sha
   averages that the contract says are stored into the dict. A known mistake is a whole
   mistaken forward (``mistaken_batchnorm``), replayed over the run up to the failing call, so
   that it predicts the value it explains (``out`` or a running average at that call).
-- ``NormBackward``: the student's forward on the case (its ``out`` compared first: a backward
-  needs the cache of a working forward), then the student's backward on that very cache
-  (caches are opaque), each gradient compared with the twins'.
+- ``NormBackward``: the student's forward on the case, then the student's backward on that very
+  cache (caches are opaque), each gradient compared with the twins'; a wrong gradient after a
+  forward whose ``out`` is wrong on the same case says so, as the engine's ``Backward`` does.
+
+A running average or a gradient of gamma whose values are right in another shape of the same
+size ((1, D) for (D,), as a mean taken with ``keepdims=True`` leaves it) is a near miss, named
+by its own hint (``param_shape``): it earns part of the points once every other value of the
+case is right.
 
 The engine's ``diagnose`` names a mistake when its prediction errs as the answer does: it
 compares the errors (answer minus right answer), scaled by the answer's largest error
@@ -35,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from autograder.checks._engine import (
+    FLOAT32,
     Attempt,
     Case,
     CaseFailure,
@@ -43,10 +49,12 @@ from autograder.checks._engine import (
     NotApplicable,
     Tolerance,
     as_float64_array,
+    broken_forward,
     compare_arrays,
     diagnose,
     expect_tuple,
     matches,
+    needs_a_working_forward,
     to_numpy,
     to_tensor,
     tolerance_for,
@@ -55,6 +63,7 @@ from course_utils.reference.batchnorm import DEFAULT_EPS, DEFAULT_MOMENTUM
 
 __all__ = [
     "per_channel",
+    "param_shape",
     "normalised",
     "mistaken_batchnorm",
     "FORGOT_TO_STORE",
@@ -154,6 +163,28 @@ def mistaken_batchnorm(
         return out
 
     return forward
+
+
+# --- a near miss: right values of a per-channel quantity, in another shape -----------------------
+
+
+def param_shape(
+    id: str, what: str, got: np.ndarray, right: np.ndarray, tol: Tolerance
+) -> Hint | None:
+    """The near miss of a per-channel quantity (a running average, dgamma, dbeta) whose values
+    are right in another shape of the same size, such as (1, D) for (D,); None otherwise."""
+    if got.shape == right.shape or got.size != right.size:
+        return None
+    if not matches(got.reshape(right.shape), right, tol):
+        return None
+    return Hint(
+        id,
+        f"the values of {what} are right, only its shape is not: it must have shape "
+        f"{right.shape}, one value per channel like gamma, not {got.shape}. A mean or sum "
+        "taken with keepdims=True keeps the batch axes: reduce without keepdims, or "
+        f".reshape({right.shape[0]}). This earns part of the points; the shape earns the rest.",
+        near_miss=True,
+    )
 
 
 # --- forward over a run of train and test calls --------------------------------------------------
@@ -272,7 +303,8 @@ class TrainTestRun:
             out, _ = attempt.tuple(value, ("out", "cache"))
             got = attempt.array(out, "out")
             right = expected[k]["out"]
-            error = max(error, self._compare(case, k, "out", got, right, tolerance_for(out), where))
+            tol = tolerance_for(out)
+            error = max(error, self._compare(attempt, case, k, "out", got, right, tol, where))
             for key in RUNNING:
                 error = max(
                     error, self._running(attempt, case, k, key, state, before[key], expected, where)
@@ -313,10 +345,11 @@ class TrainTestRun:
                 raise CaseFailure(
                     f'{where}bn_param["{key}"] is unchanged by a training step.', FORGOT_TO_STORE
                 )
-        return self._compare(case, step, key, got, right, tol, where)
+        return self._compare(attempt, case, step, key, got, right, tol, where)
 
     def _compare(
         self,
+        attempt: Attempt,
         case: Case,
         step: int,
         quantity: str,
@@ -326,16 +359,24 @@ class TrainTestRun:
         where: str,
     ) -> float:
         """compare_arrays, prefixed with ``where``, explained by the first mistake whose value
-        at this call equals ``got``."""
+        at this call equals ``got``. A near miss is kept while the run goes on."""
         what = "out" if quantity == "out" else f'bn_param["{quantity}"]'
         try:
             return compare_arrays(got, right, what=what, tol=tol, swapped_layout_hint=False)
         except CaseFailure as failure:
-            mistakes = [_replayed(m, step, quantity) for m in self.mistakes]
-            if quantity == "out" and step == 0 and case.args[1][0] == "train":
-                mistakes += [_first_call(m) for m in self.first_call]
-            hint = _explained(mistakes, case.args, got, right)
-            raise CaseFailure(f"{where}{failure}", hint, failure.difference) from None
+            hint = None
+            if quantity != "out":
+                hint = param_shape("running_stats_shape", what, got, right, tol)
+            if hint is None:
+                mistakes = [_replayed(m, step, quantity) for m in self.mistakes]
+                if quantity == "out" and step == 0 and case.args[1][0] == "train":
+                    mistakes += [_first_call(m) for m in self.first_call]
+                hint = _explained(mistakes, case.args, got, right)
+            failure = failure.with_hint(hint)
+            failure = CaseFailure(f"{where}{failure}", failure.hint, failure.difference)
+            if attempt.near_miss(failure):
+                return 0.0
+            raise failure from None
 
 
 # --- backward: the student's forward's cache goes to the student's backward ---------------------
@@ -407,10 +448,11 @@ def _tensors(value: Any) -> Any:
 class NormBackward:
     """Judge a normalisation's backward ``(dout, cache) -> (dx, dgamma, dbeta)``.
 
-    The student's forward (function 0) runs on the case's arguments but the last, and its
-    ``out`` must match the twin's (a backward needs the cache of a working forward); then the
+    The student's forward (function 0) runs on the case's arguments but the last; then the
     student's backward (function 1) gets ``dout`` and that very cache, and each gradient is
-    compared with the twins'.
+    compared with the twins'. As the engine's ``Backward``: a forward that fails to give a
+    cache fails the case with its own diagnosis; a wrong gradient after a forward whose ``out``
+    is wrong on the same case is told it was checked with a broken forward's cache.
 
     Args:
         forward_twin, backward_twin: the reference pair (tensors).
@@ -428,49 +470,55 @@ class NormBackward:
 
     def __call__(self, attempt: Attempt, case: Case) -> float:
         *forward_args, dout = case.fresh()[0]
-        x = forward_args[0]
         twin_out, twin_cache = self.forward_twin(*(_tensors(a) for a in forward_args))
         expected = to_numpy(self.backward_twin(to_tensor(dout), twin_cache))
-        cache = self._forward(attempt, forward_args, to_numpy(twin_out))
+        out, cache = self._forward(attempt, forward_args)
         answer = attempt.tuple(attempt.call((dout.copy(), cache), which=1), GRADS)
         error = 0.0
         for grad, value, right in zip(GRADS, answer, expected):
-            got, tol = attempt.array(value, grad), tolerance_for(value)
-            if self.summed_over and grad != "dx" and got.shape == x.shape[1:]:
-                raise CaseFailure(
-                    f"{grad} has shape {got.shape}, expected {right.shape}.",
-                    Hint(
-                        f"{grad}_over_batch_only",
-                        f"sum over {self.summed_over}: {grad} has one value per channel, like "
-                        "gamma and beta.",
-                    ),
-                )
             try:
-                error = max(
-                    error,
-                    compare_arrays(got, right, what=grad, tol=tol, swapped_layout_hint=False),
-                )
+                error = max(error, self._gradient(attempt, case, grad, value, right))
             except CaseFailure as failure:
-                mistakes = self.mistakes.get(grad, ())
-                raise failure.with_hint(_explained(mistakes, case.args, got, right)) from None
+                if matches(out, to_numpy(twin_out), FLOAT32):
+                    raise
+                raise failure.noted(broken_forward(attempt.names[0], attempt.name)) from None
         return error
 
+    def _gradient(
+        self, attempt: Attempt, case: Case, grad: str, value: Any, right: np.ndarray
+    ) -> float:
+        """One gradient compared with the twin's; a near miss is kept (``Attempt.near_miss``)."""
+        x = case.args[0]
+        got, tol = attempt.array(value, grad), tolerance_for(value)
+        if self.summed_over and grad != "dx" and got.shape == x.shape[1:]:
+            raise CaseFailure(
+                f"{grad} has shape {got.shape}, expected {right.shape}.",
+                Hint(
+                    f"{grad}_over_batch_only",
+                    f"sum over {self.summed_over}: {grad} has one value per channel, like "
+                    "gamma and beta.",
+                ),
+            )
+        try:
+            return compare_arrays(got, right, what=grad, tol=tol, swapped_layout_hint=False)
+        except CaseFailure as failure:
+            hint = param_shape(f"{grad}_shape", grad, got, right, tol) if grad != "dx" else None
+            if hint is None:
+                hint = _explained(self.mistakes.get(grad, ()), case.args, got, right)
+            failure = failure.with_hint(hint)
+            if attempt.near_miss(failure):
+                return 0.0
+            raise failure from None
+
     @staticmethod
-    def _forward(attempt: Attempt, forward_args: list, right: np.ndarray) -> Any:
-        """The cache of the student's forward, whose ``out`` must be right."""
+    def _forward(attempt: Attempt, forward_args: list) -> tuple[np.ndarray, Any]:
+        """``(out, cache)`` of the student's forward; a forward that raises or returns no
+        ``(out, cache)`` of an array fails the case."""
         name = attempt.names[0]
         try:
             out, cache = expect_tuple(
                 attempt.call(tuple(forward_args), which=0), name, ("out", "cache")
             )
-            compare_arrays(
-                as_float64_array(out, name, "out"), right, what="out", tol=tolerance_for(out)
-            )
+            return as_float64_array(out, name, "out"), cache
         except CaseFailure as failure:
-            raise CaseFailure(
-                f"{failure}\n  {attempt.name} needs the cache of a working {name}: fix {name} "
-                "first (its own check says what is wrong).",
-                failure.hint,
-                failure.difference,
-            ) from None
-        return cache
+            raise failure.noted(needs_a_working_forward(name, attempt.name)) from None

@@ -10,16 +10,22 @@ import pytest
 
 from autograder import checks
 from autograder.checks import batchnorm as batchnorm_checks
-from autograder.checks._engine import hidden_rng
+from autograder.checks._engine import broken_forward, hidden_rng
 from autograder.course import HIDDEN_SEED_VARIABLE
 from course_utils.reference import batchnorm as twins
 from tests.check_harness import (
     assert_names_the_mistake,
     fails_each_mistake,
+    gives_a_near_miss,
     passes_implementations,
     passes_the_solution,
 )
-from tests.kernel_grading import grades_through_a_kernel
+from tests.kernel_grading import (
+    graded_tests,
+    grades_through_a_kernel,
+    module_body,
+    solutions_source,
+)
 from tests.solutions import load_solutions
 from tests.wrong import batchnorm as wrong
 
@@ -290,11 +296,96 @@ def test_a_forward_failure_says_which_step_and_mode():
     assert "modes ('train', 'train', 'train', 'test')" in message
 
 
-def test_backward_check_needs_a_working_forward_and_says_so():
-    with pytest.raises(AssertionError, match="needs the cache of a working"):
-        checks.check_batchnorm_backward(
-            wrong.batchnorm_forward_unbiased_var, CORRECT.batchnorm_backward
-        )
+def test_backward_check_needs_a_forward_that_gives_a_cache_and_says_so():
+    def batchnorm_forward(x, gamma, beta, bn_param):
+        raise ValueError("not yet")
+
+    with pytest.raises(AssertionError, match="needs the cache of a working batchnorm_forward"):
+        checks.check_batchnorm_backward(batchnorm_forward, CORRECT.batchnorm_backward)
+
+
+def test_a_backward_checked_with_a_broken_forwards_cache_says_so_as_every_backward_check_does():
+    def batchnorm_forward(x, gamma, beta, bn_param):  # a wrong out, and a cache to match it
+        return CORRECT.batchnorm_forward(x[::-1].copy(), gamma, beta, bn_param)
+
+    with pytest.raises(AssertionError) as failure:
+        checks.check_batchnorm_backward(batchnorm_forward, CORRECT.batchnorm_backward)
+    note = broken_forward("batchnorm_forward", "_batchnorm_backward")
+    assert note in " ".join(str(failure.value).split())
+
+
+def test_a_right_backward_behind_a_forward_with_a_wrong_out_is_judged_on_its_gradients():
+    # The unbiased variance changes out, not the cache this backward recomputes from (x).
+    result = checks.check_batchnorm_backward(
+        wrong.batchnorm_forward_unbiased_var, CORRECT.batchnorm_backward
+    )
+    assert result.passed == result.total
+
+
+test_a_right_value_of_the_wrong_shape_is_a_near_miss = gives_a_near_miss(
+    [
+        (
+            FORWARD,
+            (wrong.batchnorm_forward_running_stats_shape,),
+            "batchnorm_forward/running_stats_shape",
+        ),
+        (*_backward(wrong.batchnorm_backward_dgamma_shape), "batchnorm_backward/dgamma_shape"),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    "check, impls, expected",
+    [
+        (
+            FORWARD,
+            (wrong.batchnorm_forward_running_stats_shape,),
+            "batchnorm_forward/running_stats_shape",
+        ),
+        (*_backward(wrong.batchnorm_backward_dgamma_shape), "batchnorm_backward/dgamma_shape"),
+    ],
+)
+def test_hidden_cases_give_the_same_near_miss_and_no_more(check, impls, expected, monkeypatch):
+    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "4")
+    result = check(*impls, cases="hidden")
+    assert result.near_miss == expected
+
+
+def test_running_statistics_of_the_wrong_shape_earn_nothing_when_test_mode_is_wrong_too():
+    def batchnorm_forward(x, gamma, beta, bn_param):  # (1, D) running statistics, and ...
+        if bn_param["mode"] == "test":  # ... test mode on the batch's own statistics
+            return CORRECT.batchnorm_forward(x, gamma, beta, {**bn_param, "mode": "train"})
+        return wrong.batchnorm_forward_running_stats_shape(x, gamma, beta, bn_param)
+
+    with pytest.raises(AssertionError) as failure:
+        checks.check_batchnorm_forward(batchnorm_forward)
+    message = str(failure.value)
+    # The first case whose values are wrong is shown, not the near miss before it.
+    assert "fail; the first wrong one is shown" in message.splitlines()[0]
+    assert "near miss" not in message and "running_stats_shape" not in message
+    assert_names_the_mistake(message, "batchnorm_forward/test_mode_on_batch_stats")
+
+
+@pytest.mark.slow
+def test_through_a_kernel_a_near_miss_passes_its_test_cell_with_the_near_miss_recorded(tmp_path):
+    tests = [
+        "from autograder.checks import check_batchnorm_forward\n"
+        "check_batchnorm_forward(batchnorm_forward_running_stats_shape)\n"
+        "check_batchnorm_forward(batchnorm_forward_running_stats_shape, cases='hidden')\n",
+        "from autograder.checks import check_batchnorm_backward\n"
+        "check_batchnorm_backward(_batchnorm_forward, batchnorm_backward_dgamma_shape)\n"
+        "check_batchnorm_backward(_batchnorm_forward, batchnorm_backward_dgamma_shape, "
+        "cases='hidden')\n",
+    ]
+    student = solutions_source("04_batchnorm") + "\n\n" + module_body(wrong)
+    nb, verdicts = graded_tests(tmp_path, "import types\nimport numpy as np\n", student, tests)
+    assert [v.passed for v in verdicts] == [True, True]
+    assert [v.near_miss for v in verdicts] == [
+        ["batchnorm_forward/running_stats_shape"],
+        ["batchnorm_backward/dgamma_shape"],
+    ]
+    printed = "".join(o.get("text", "") for o in nb.cells[2].outputs)
+    assert "must have shape (5,), one value per channel like gamma, not (1, 5)" in printed
 
 
 def test_backward_check_passes_only_the_students_own_cache():
@@ -372,11 +463,6 @@ test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grade
 def test_a_failure_carries_the_arrays_that_differ_for_the_heat_map():
     with pytest.raises(AssertionError) as failure:
         checks.check_batchnorm_forward(wrong.batchnorm_forward_eps_outside_sqrt)
-    assert failure.value.difference.what == "out"
-    with pytest.raises(AssertionError) as failure:  # the forward's, in a backward check
-        checks.check_batchnorm_backward(
-            wrong.batchnorm_forward_unbiased_var, CORRECT.batchnorm_backward
-        )
     assert failure.value.difference.what == "out"
     with pytest.raises(AssertionError) as failure:
         checks.check_batchnorm_backward(

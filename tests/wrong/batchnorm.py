@@ -167,6 +167,29 @@ def batchnorm_forward_running_stats_in_new_names(x, gamma, beta, bn_param):
     return out, cache
 
 
+def batchnorm_forward_running_stats_shape(x, gamma, beta, bn_param):
+    """Right values, but the running averages keep the shape (1, D) of a mean taken with
+    keepdims=True: a near miss."""
+    mode = bn_param["mode"]
+    eps = bn_param.get("eps", 1e-5)
+    momentum = bn_param.get("momentum", 0.9)
+    N, D = x.shape
+    running_mean = bn_param.get("running_mean", np.zeros((1, D)))
+    running_var = bn_param.get("running_var", np.zeros((1, D)))
+    if mode == "train":
+        mu = x.mean(axis=0, keepdims=True)  # (1, D)
+        var = x.var(axis=0, keepdims=True)  # (1, D)
+        x_hat = (x - mu) / np.sqrt(var + eps)
+        running_mean = momentum * running_mean + (1 - momentum) * mu
+        running_var = momentum * running_var + (1 - momentum) * var
+    else:
+        x_hat = (x - running_mean) / np.sqrt(running_var + eps)
+    out = gamma * x_hat + beta
+    bn_param["running_mean"] = running_mean
+    bn_param["running_var"] = running_var
+    return out, {"x": x, "gamma": gamma, "eps": eps}
+
+
 # --- batchnorm_backward ---------------------------------------------------------------------------
 
 
@@ -184,6 +207,23 @@ def batchnorm_backward_direct_path_only(dout, cache):
 
 def batchnorm_backward_dgamma_with_x(dout, cache):
     return _batchnorm_backward(dout, cache, dgamma_with_x=True)
+
+
+def batchnorm_backward_dgamma_shape(dout, cache):
+    """Right values, but dgamma keeps the shape (1, D) of a sum taken with keepdims=True: a
+    near miss."""
+    x, gamma, eps = cache["x"], cache["gamma"], cache["eps"]
+    N = x.shape[0]
+    mu = x.mean(axis=0, keepdims=True)
+    var = x.var(axis=0, keepdims=True)
+    x_hat = (x - mu) / np.sqrt(var + eps)
+    dbeta = dout.sum(axis=0)
+    dgamma = np.sum(dout * x_hat, axis=0, keepdims=True)  # (1, D)
+    dx_hat = dout * gamma
+    dx = (N * dx_hat - dx_hat.sum(axis=0) - x_hat * (dx_hat * x_hat).sum(axis=0)) / (
+        N * np.sqrt(var + eps)
+    )
+    return dx, dgamma, dbeta
 
 
 # --- spatial_batchnorm_forward --------------------------------------------------------------------
