@@ -34,6 +34,8 @@ module adds what a class of real submissions needs on top:
 - honest noise is free: a warning or a line on stderr inside a grade cell would make nbgrader
   give that cell 0 points, so stderr streams of grade cells are turned into stdout before
   nbgrader scores them (`HonestStderr`). Failing checks raise, and an error still scores 0.
+- a test cell that fails with "NameError: name 'X' is not defined" because the earlier cell
+  that defines X failed says which cell that is, and what it failed with (`UndefinedNames`).
 - one bad submission never stops the batch: a notebook that is not valid JSON, or whose kernel
   dies, is scored 0 with its reason, and the run ends with a list of them.
 - hidden cases: each submission is graded with the hidden-case seed set in the grading
@@ -954,9 +956,65 @@ class HonestStderr(NbGraderPreprocessor):
         return cell, resources
 
 
+_UNDEFINED = re.compile(r"name '([A-Za-z_][A-Za-z0-9_]*)' is not defined")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class UndefinedNames(NbGraderPreprocessor):
+    """Where a test cell failed with "NameError: name 'X' is not defined" (its own, or a check's
+    report of one its function raised), and the earlier code cell that defines X failed, add to
+    the test cell's error which cell that is and what it failed with: "X is defined by cell N
+    (grade id), which failed with ValueError: ...; fix that cell first". The earlier cell is
+    found by reading the notebook's source (``autograder.isolation.source.binds``): the nearest
+    code cell above the test cell that binds X and whose outputs hold an error."""
+
+    def preprocess(self, nb, resources):
+        from nbgrader.utils import is_grade, is_solution
+
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code" or not is_grade(cell) or is_solution(cell):
+                continue
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    _explain_undefined(nb.cells[:index], output)
+        return nb, resources
+
+
+def _explain_undefined(earlier: list, output) -> None:
+    """Add the note of ``UndefinedNames`` to one error output, when it applies."""
+    from autograder.isolation.source import binds, cell_text
+
+    evalue = str(output.get("evalue", ""))
+    found = _UNDEFINED.search(evalue)
+    name_error = output.get("ename") == "NameError" or "raised NameError: " in evalue
+    if found is None or not name_error or " is defined by cell " in evalue:
+        return
+    name = found.group(1)
+    for index in range(len(earlier) - 1, -1, -1):
+        cell = earlier[index]
+        if cell.cell_type != "code" or not binds(cell_text(cell.source), name):
+            continue
+        error = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+        if error is None:
+            continue
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        label = f"cell {index + 1}" + (f" ({grade_id})" if grade_id else "")
+        message = (_ANSI.sub("", str(error.get("evalue", ""))).strip().splitlines() or [""])[0]
+        failed = f"{error.get('ename', 'an error')}: {message}" if message else error.get("ename")
+        note = f"{name} is defined by {label}, which failed with {failed}; fix that cell first."
+        if output.get("ename") == "NameError":
+            output["evalue"] = f"{evalue}: {note}"
+        else:  # a check's diagnosis: the note goes below the line that reports the NameError
+            lines = evalue.splitlines()
+            at = next(i for i, line in enumerate(lines) if found.group(0) in line)
+            output["evalue"] = "\n".join([*lines[: at + 1], f"  {note}", *lines[at + 1 :]])
+        output["traceback"] = [*output.get("traceback", []), note]
+        return
+
+
 def _pipeline(execute: type) -> list[type]:
-    """nbgrader's autograde pipeline with `execute` in place of its Execute and honest
-    stderr before the grades are saved."""
+    """nbgrader's autograde pipeline with `execute` in place of its Execute, then the origin of
+    undefined names and honest stderr, before the grades are saved."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import (
         AssignLatePenalties,
@@ -968,6 +1026,7 @@ def _pipeline(execute: type) -> list[type]:
 
     return [
         execute,
+        UndefinedNames,
         HonestStderr,
         IgnorePattern,
         ClearMetadataPreprocessor,

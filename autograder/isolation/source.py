@@ -3,6 +3,8 @@
 - ``free_names`` and ``locked_imports``: which names a test cell needs, and which of them the
   notebook's locked cells import (those are imported in the grader; the others, the student's
   functions and values, are asked from the kernel).
+- ``binds``: whether a cell defines a name at its top level (which earlier cell a test cell's
+  ``NameError`` comes from).
 - ``banned_uses``: the banned-library rule (``autograder.kernel.rules``) read from the
   student's SOURCE, for a function that lives in the kernel and arrives as a proxy with no code
   to inspect: every name, attribute chain and import the function and the helpers it reaches
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 from typing import Any
 
 from autograder.colab import is_setup_source
@@ -75,6 +78,55 @@ def locked_imports(cells: list) -> dict[str, ast.stmt]:
                         type(statement)(**{**statement.__dict__, "names": [alias]}), statement
                     )
                     found[(alias.asname or alias.name).split(".")[0]] = one
+    return found
+
+
+def binds(source: str, name: str) -> bool:
+    """Whether a cell binds ``name`` at its top level: an assignment, a def or class, an import,
+    a for or with target, also inside if, for, while, with and try blocks (not inside a
+    function or class body). A cell that is not valid Python is read line by line: ``name``
+    assigned, or defined with def or class, at the start of a line."""
+    try:
+        tree = ast.parse(python_source(source))
+    except SyntaxError:
+        pattern = (
+            rf"^(?:(?:async\s+)?def|class)\s+{re.escape(name)}\b|^{re.escape(name)}\s*(?::[^=]*)?="
+        )
+        return any(re.match(pattern, line) for line in source.splitlines())
+    return name in _top_level_bindings(tree.body)
+
+
+def _top_level_bindings(body: list[ast.stmt]) -> set[str]:
+    found: set[str] = set()
+
+    def targets(node: ast.AST | None) -> None:
+        for inner in ast.walk(node) if node is not None else ():
+            if isinstance(inner, ast.Name):
+                found.add(inner.id)
+
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                found.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                targets(target)
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            targets(node.target)
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            targets(node.target)
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                targets(item.optional_vars)
+        if isinstance(
+            node, (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try)
+        ):
+            for part in ("body", "orelse", "finalbody"):
+                found |= _top_level_bindings(getattr(node, part, []) or [])
+            for handler in getattr(node, "handlers", []) or []:
+                found |= _top_level_bindings(handler.body)
     return found
 
 
