@@ -14,9 +14,17 @@ real ``numpy.ndarray`` or the contracted Python type), compares in float64 and r
       Hint: your output equals true convolution (filters flipped). ... [conv_forward/flipped_kernel]
 
 A hint is added only when a detector proved it: the answer matched what a known mistake
-(a ``Mistake``) computes on the same inputs, and did not match the right answer. Every hint
-has a stable identifier ``<exercise>/<mistake>``, printed in brackets at its end, which the
-feedback, the class report and the exports count.
+(a ``Mistake``) computes on the same inputs, and did not match the right answer; or the
+exception the code raised is the one a known mistake raises (a ``Raises``: its type and
+message, such as a float from ``/`` given to ``range``). Every hint has a stable identifier
+``<exercise>/<mistake>``, printed in brackets at its end, which the feedback, the class report
+and the exports count.
+
+A *near miss* is a hint that names a contract detail of an answer whose values are all right
+(the values right in another shape of the same size). A judge keeps it and judges the rest of
+the case (``Attempt.near_miss``); a check whose every failing case is only a near miss passes,
+prints what to change and records it (``NEAR_MISSES``), and its test cell earns the course's
+share of its points.
 
 The pieces, in the order a check uses them:
 
