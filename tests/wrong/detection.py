@@ -1,7 +1,7 @@
 """Deliberately wrong implementations of notebook 07's functions, one per common mistake.
 
-Each must FAIL its check, and the check's hint must name the mistake
-(tests/unit/test_checks_detection.py).
+Each must FAIL its check, and the check's hint must name the mistake (tests/unit/
+test_checks_detection.py, test_checks_grid_detector.py and test_checks_segmentation.py).
 """
 
 import numpy as np
