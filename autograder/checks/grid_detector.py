@@ -219,7 +219,6 @@ def _yolo_numpy(pred, target, lambda_coord=5.0, lambda_noobj=0.5, **mistake):
     noobj_weight = 1.0 if mistake.get("no_lambda_noobj") else lambda_noobj
     weight = obj + noobj_weight * (1 - obj)
     where = np.ones_like(obj) if mistake.get("coords_everywhere") else obj
-    cls_where = np.ones_like(obj) if mistake.get("class_everywhere") else obj
     p = torch.from_numpy(np.array(pred, copy=True)).requires_grad_(True)
     t = torch.from_numpy(np.array(target, copy=True))
     xy = p[:, 0:2] if mistake.get("no_sigmoid") else torch.sigmoid(p[:, 0:2])
@@ -228,8 +227,15 @@ def _yolo_numpy(pred, target, lambda_coord=5.0, lambda_noobj=0.5, **mistake):
     z = p[:, 4]
     bce = z.clamp(min=0) - z * t[:, 4] + torch.log1p(torch.exp(-z.abs()))
     classes = -(
-        torch.from_numpy(cls_where)[:, None] * t[:, 5:] * torch.log_softmax(p[:, 5:], dim=1)
+        torch.from_numpy(obj)[:, None] * t[:, 5:] * torch.log_softmax(p[:, 5:], dim=1)
     ).sum()
+    if mistake.get("class_everywhere"):
+        # Unmasked, the class term is the same loss (t is 0 in a cell without an object), but
+        # its gradient softmax(p) - t is not 0 there: add softmax(p) to dpred, not to the loss.
+        if obj.all():
+            raise NotApplicable
+        logsumexp = torch.logsumexp(p[:, 5:], dim=1)
+        classes = classes + (torch.from_numpy(1 - obj) * (logsumexp - logsumexp.detach())).sum()
     divisor = n * s * s if mistake.get("per_cell") else n
     loss = (lambda_coord * coords + (torch.from_numpy(weight) * bce).sum() + classes) / divisor
     loss.backward()

@@ -5,6 +5,7 @@ import pytest
 
 from autograder.checks import check_encode_boxes, check_yolo_loss
 from tests.check_harness import fails_each_mistake, passes_the_solution
+from tests.solutions import load_solutions
 from tests.wrong import detection as wrong
 
 test_check_passes_the_notebook_solution = passes_the_solution(
@@ -39,6 +40,11 @@ test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mista
             (wrong.yolo_loss_coordinates_in_every_cell,),
             "yolo_loss/coordinates_in_every_cell",
         ),
+        (
+            check_yolo_loss,
+            (wrong.yolo_loss_class_in_every_cell,),
+            "yolo_loss/class_in_every_cell",
+        ),
         (check_yolo_loss, (wrong.yolo_loss_no_sigmoid,), "yolo_loss/no_sigmoid"),
     ]
 )
@@ -54,3 +60,16 @@ test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mista
 def test_hidden_cases_fail_the_same_mistakes(check, impl):
     with pytest.raises(AssertionError, match="hidden"):
         check(impl, cases="hidden")
+
+
+def test_a_loss_gradient_off_by_one_in_a_million_gets_no_hint():
+    solutions = load_solutions("07_detection_segmentation")
+
+    def yolo_loss(pred, target, lambda_coord=5.0, lambda_noobj=0.5):
+        loss, dpred = solutions.yolo_loss(pred, target, lambda_coord, lambda_noobj)
+        return loss, dpred * (1 + 1e-6)
+
+    with pytest.raises(AssertionError) as failure:
+        check_yolo_loss(yolo_loss)
+    assert "dpred has the right shape" in str(failure.value)
+    assert "Hint:" not in str(failure.value)
