@@ -42,7 +42,7 @@ from course_utils.reference import detection as reference
 __all__ = ["check_box_iou", "check_nms", "check_batched_nms"]
 
 
-# --- shared by notebook 07's checks: random boxes, and the judges of arrays ------------------------
+# --- shared by notebook 07's checks: random boxes, and the judges of arrays -----------------------
 
 
 def random_boxes(rng: np.random.Generator, k: int, extent: float = 40.0) -> np.ndarray:
@@ -70,8 +70,9 @@ def compare_explained(
 @dataclass(frozen=True)
 class OneArray:
     """Judge a function that returns one array, named ``what`` in the diagnosis: inputs left
-    unchanged, the answer compared with ``twin``'s and explained by the first mistake whose
-    prediction equals it, else by ``explain(got, expected)``."""
+    unchanged, the answer compared with ``twin``'s (the case's arguments -> the array) and
+    explained by the first mistake whose prediction equals it, else by
+    ``explain(got, expected)``."""
 
     twin: Callable[..., np.ndarray]
     what: str
@@ -89,7 +90,7 @@ class OneArray:
             raise failure.with_hint(explained) from None
 
 
-# --- IoU -----------------------------------------------------------------------------------------
+# --- IoU ------------------------------------------------------------------------------------------
 
 _BOX_A = np.array([[0.0, 0.0, 4.0, 4.0]])
 _BOXES_B = np.array(
@@ -221,8 +222,8 @@ def _as_indices(value: Any, name: str) -> np.ndarray:
 @dataclass(frozen=True)
 class Keep:
     """Judge a function that returns ``keep``, indices into its inputs: inputs left unchanged,
-    the indices (in their order) equal to ``twin``'s, else explained by the first mistake whose
-    prediction equals them."""
+    the indices (in their order) equal to ``twin``'s (the case's arguments -> indices), else
+    explained by the first mistake whose prediction equals them."""
 
     twin: Callable[..., Any]
     mistakes: Sequence[Mistake] = ()
@@ -230,7 +231,7 @@ class Keep:
     def __call__(self, attempt: Attempt, case: Case) -> None:
         attempt.unchanged(case)
         got = _as_indices(attempt.call_case(case), attempt.name)
-        expected = twin(self.twin, *case.fresh()[0]).astype(np.int64)
+        expected = self.twin(*case.fresh()[0]).astype(np.int64)
         if np.array_equal(got, expected):
             return None
         args, kwargs = case.fresh()
@@ -339,7 +340,7 @@ NMS = Exercise(
     public=_nms_cases,
     hidden=_hidden_nms_cases,
     judge=Keep(
-        reference.nms,
+        partial(twin, reference.nms),
         (
             Mistake(
                 "not_sorted_by_score",
@@ -417,7 +418,7 @@ BATCHED_NMS = Exercise(
     public=_batched_nms_cases,
     hidden=_hidden_batched_nms_cases,
     judge=Keep(
-        reference.batched_nms,
+        partial(twin, reference.batched_nms),
         (
             Mistake(
                 "across_classes",

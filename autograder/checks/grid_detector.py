@@ -33,7 +33,7 @@ from course_utils.reference import detection as reference
 __all__ = ["check_encode_boxes", "check_yolo_loss"]
 
 
-# --- encoding --------------------------------------------------------------------------------------
+# --- encoding -------------------------------------------------------------------------------------
 
 
 def _encode(boxes, labels, grid_size, num_classes, image_size, **mistake) -> np.ndarray:
@@ -180,7 +180,7 @@ def check_encode_boxes(encode_boxes: Callable, cases: str = "public") -> CheckRe
     return ENCODE_BOXES.run(cases, encode_boxes)
 
 
-# --- the loss ------------------------------------------------------------------------------------
+# --- the loss -------------------------------------------------------------------------------------
 
 
 def _part(mistake: Mistake, index: int) -> Mistake:
@@ -193,8 +193,9 @@ def _part(mistake: Mistake, index: int) -> Mistake:
 @dataclass(frozen=True)
 class LossAndGradient:
     """Judge a loss that returns ``(loss, grad)``: inputs left unchanged, the loss (a number)
-    and then the gradient compared with ``twin``'s. ``mistakes`` predict ``(loss, grad)``; a
-    hint is given when the student's loss, or their gradient, equals the prediction's."""
+    and then the gradient compared with ``twin``'s (the case's arguments -> ``(loss, grad)``).
+    ``mistakes`` predict ``(loss, grad)``; a hint is given when the student's loss, or their
+    gradient, equals the prediction's."""
 
     twin: Callable[..., Any]
     grad: str
@@ -205,7 +206,7 @@ class LossAndGradient:
         loss, grad = attempt.tuple(attempt.call_case(case), ("loss", self.grad))
         loss = np.asarray(attempt.number(loss, "the loss"))
         grad = attempt.array(grad, self.grad)
-        expected_loss, expected_grad = twin(self.twin, *case.fresh()[0])
+        expected_loss, expected_grad = self.twin(*case.fresh()[0])
         loss_mistakes = [_part(m, 0) for m in self.mistakes]
         error = compare_explained(loss, np.asarray(expected_loss), "loss", loss_mistakes, case)
         grad_mistakes = [_part(m, 1) for m in self.mistakes]
@@ -284,7 +285,7 @@ YOLO_LOSS = Exercise(
     public=_yolo_cases,
     hidden=_hidden_yolo_cases,
     judge=LossAndGradient(
-        reference.yolo_loss,
+        partial(twin, reference.yolo_loss),
         "dpred",
         (
             Mistake(

@@ -8,6 +8,7 @@ over the wrong count, ...), run by the engine in ``_engine``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from course_utils.reference import detection as reference
 __all__ = ["check_conv_transpose_forward", "check_pixel_softmax_loss"]
 
 
-# --- transposed convolution -------------------------------------------------------------------
+# --- transposed convolution -----------------------------------------------------------------------
 
 
 def _conv_transpose(x, w, b, conv_param) -> np.ndarray:
@@ -172,7 +173,7 @@ def check_conv_transpose_forward(
     return CONV_TRANSPOSE_FORWARD.run(cases, conv_transpose_forward)
 
 
-# --- the pixel-wise loss ---------------------------------------------------------------------
+# --- the pixel-wise loss --------------------------------------------------------------------------
 
 
 def _pixel_cases() -> list[Case]:
@@ -222,7 +223,7 @@ PIXEL_SOFTMAX_LOSS = Exercise(
     public=_pixel_cases,
     hidden=_hidden_pixel_cases,
     judge=LossAndGradient(
-        reference.pixel_softmax_loss,
+        partial(twin, reference.pixel_softmax_loss),
         "dscores",
         (
             Mistake(
