@@ -30,6 +30,7 @@ from autograder.checks._engine import (
     Hint,
     Mistake,
     NotApplicable,
+    Tolerance,
     check,
     compare_arrays,
     describe_answer,
@@ -53,14 +54,17 @@ def random_boxes(rng: np.random.Generator, k: int, extent: float = 40.0) -> np.n
 
 
 def compare_explained(
-    got: np.ndarray, expected: np.ndarray, what: str, mistakes: Sequence[Mistake], case: Case
+    got: np.ndarray,
+    expected: np.ndarray,
+    what: str,
+    mistakes: Sequence[Mistake],
+    case: Case,
+    tol: Tolerance,
 ) -> float:
-    """``compare_arrays`` (never with the channels-last hint), explained by the first of
-    ``mistakes`` whose prediction on the case equals ``got``."""
+    """``compare_arrays`` at ``tol`` (never with the channels-last hint), explained by the
+    first of ``mistakes`` whose prediction on the case equals ``got``."""
     try:
-        return compare_arrays(
-            got, expected, what=what, tol=tolerance_for(got), swapped_layout_hint=False
-        )
+        return compare_arrays(got, expected, what=what, tol=tol, swapped_layout_hint=False)
     except CaseFailure as failure:
         args, kwargs = case.fresh()
         hint = diagnose(mistakes, args, got, lambda v: np.asarray(v, dtype=np.float64), kwargs)
@@ -70,9 +74,9 @@ def compare_explained(
 @dataclass(frozen=True)
 class OneArray:
     """Judge a function that returns one array, named ``what`` in the diagnosis: inputs left
-    unchanged, the answer compared with ``twin``'s (the case's arguments -> the array) and
-    explained by the first mistake whose prediction equals it, else by
-    ``explain(got, expected)``."""
+    unchanged, the answer compared with ``twin``'s (the case's arguments -> the array) at the
+    tolerance of its own dtype, and explained by the first mistake whose prediction equals it,
+    else by ``explain(got, expected)``."""
 
     twin: Callable[..., np.ndarray]
     what: str
@@ -81,10 +85,11 @@ class OneArray:
 
     def __call__(self, attempt: Attempt, case: Case) -> float:
         attempt.unchanged(case)
-        got = attempt.array(attempt.call_case(case), self.what)
+        value = attempt.call_case(case)
+        got, tol = attempt.array(value, self.what), tolerance_for(value)
         expected = self.twin(*case.fresh()[0])
         try:
-            return compare_explained(got, expected, self.what, self.mistakes, case)
+            return compare_explained(got, expected, self.what, self.mistakes, case, tol)
         except CaseFailure as failure:
             explained = self.explain(got, expected) if self.explain else None
             raise failure.with_hint(explained) from None

@@ -25,6 +25,7 @@ from autograder.checks._engine import (
     Mistake,
     NotApplicable,
     check,
+    tolerance_for,
     twin,
 )
 from autograder.checks.detection import OneArray, compare_explained, random_boxes
@@ -193,9 +194,9 @@ def _part(mistake: Mistake, index: int) -> Mistake:
 @dataclass(frozen=True)
 class LossAndGradient:
     """Judge a loss that returns ``(loss, grad)``: inputs left unchanged, the loss (a number)
-    and then the gradient compared with ``twin``'s (the case's arguments -> ``(loss, grad)``).
-    ``mistakes`` predict ``(loss, grad)``; a hint is given when the student's loss, or their
-    gradient, equals the prediction's."""
+    and then the gradient compared with ``twin``'s (the case's arguments -> ``(loss, grad)``),
+    each at the tolerance of its own dtype. ``mistakes`` predict ``(loss, grad)``; a hint is
+    given when the student's loss, or their gradient, equals the prediction's."""
 
     twin: Callable[..., Any]
     grad: str
@@ -203,14 +204,17 @@ class LossAndGradient:
 
     def __call__(self, attempt: Attempt, case: Case) -> float:
         attempt.unchanged(case)
-        loss, grad = attempt.tuple(attempt.call_case(case), ("loss", self.grad))
-        loss = np.asarray(attempt.number(loss, "the loss"))
-        grad = attempt.array(grad, self.grad)
+        loss_value, grad_value = attempt.tuple(attempt.call_case(case), ("loss", self.grad))
+        loss = np.asarray(attempt.number(loss_value, "the loss"))
+        grad = attempt.array(grad_value, self.grad)
+        tols = tolerance_for(loss_value), tolerance_for(grad_value)  # float32 is judged as such
         expected_loss, expected_grad = self.twin(*case.fresh()[0])
-        loss_mistakes = [_part(m, 0) for m in self.mistakes]
-        error = compare_explained(loss, np.asarray(expected_loss), "loss", loss_mistakes, case)
-        grad_mistakes = [_part(m, 1) for m in self.mistakes]
-        return max(error, compare_explained(grad, expected_grad, self.grad, grad_mistakes, case))
+        mistakes = [_part(m, 0) for m in self.mistakes]
+        error = compare_explained(loss, np.asarray(expected_loss), "loss", mistakes, case, tols[0])
+        mistakes = [_part(m, 1) for m in self.mistakes]
+        return max(
+            error, compare_explained(grad, expected_grad, self.grad, mistakes, case, tols[1])
+        )
 
 
 def _yolo_numpy(pred, target, lambda_coord=5.0, lambda_noobj=0.5, **mistake):

@@ -1,10 +1,12 @@
 """The checks of notebook 07's boxes (IoU, NMS, NMS per class) pass the notebook's solutions and
 fail every known mistake, naming it."""
 
+import numpy as np
 import pytest
 
 from autograder.checks import check_batched_nms, check_box_iou, check_nms
 from tests.check_harness import fails_each_mistake, passes_the_solution
+from tests.solutions import load_solutions
 from tests.wrong import detection as wrong
 
 test_check_passes_the_notebook_solution = passes_the_solution(
@@ -66,3 +68,15 @@ def test_an_unwritten_function_is_told_it_is_not_written_yet():
 
     with pytest.raises(AssertionError, match="not written yet"):
         check_nms(nms)
+
+
+def test_a_float32_answer_is_judged_to_float32_precision():
+    solutions = load_solutions("07_detection_segmentation")
+
+    def box_iou(boxes1, boxes2):
+        return (solutions.box_iou(boxes1, boxes2) * (1 + 1e-6)).astype(np.float32)
+
+    result = check_box_iou(box_iou)
+    assert result.passed == result.total
+    with pytest.raises(AssertionError, match="float64 answers must agree"):
+        check_box_iou(lambda boxes1, boxes2: box_iou(boxes1, boxes2).astype(np.float64))

@@ -1,6 +1,7 @@
 """The checks of notebook 07's grid detector (box encoding, the YOLO-style loss) pass the
 notebook's solutions and fail every known mistake, naming it."""
 
+import numpy as np
 import pytest
 
 from autograder.checks import check_encode_boxes, check_yolo_loss
@@ -73,3 +74,14 @@ def test_a_loss_gradient_off_by_one_in_a_million_gets_no_hint():
         check_yolo_loss(yolo_loss)
     assert "dpred has the right shape" in str(failure.value)
     assert "Hint:" not in str(failure.value)
+
+
+def test_a_float32_loss_and_gradient_are_judged_to_float32_precision():
+    solutions = load_solutions("07_detection_segmentation")
+
+    def yolo_loss(pred, target, lambda_coord=5.0, lambda_noobj=0.5):
+        loss, dpred = solutions.yolo_loss(pred, target, lambda_coord, lambda_noobj)
+        return np.float32(loss), (dpred * (1 + 1e-6)).astype(np.float32)
+
+    result = check_yolo_loss(yolo_loss)
+    assert result.passed == result.total
