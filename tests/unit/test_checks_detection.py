@@ -1,62 +1,112 @@
-"""The checks of notebook 07's boxes (IoU, NMS, NMS per class) pass the notebook's solutions and
-fail every known mistake, naming it."""
+"""The checks of notebook 07's boxes (IoU, NMS, NMS per class) pass right implementations and
+fail each wrong one, naming its mistake."""
+
+from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from autograder.checks import check_batched_nms, check_box_iou, check_nms
-from tests.check_harness import fails_each_mistake, passes_the_solution
+from autograder import checks
+from autograder.checks import detection as detection_checks
+from autograder.course import HIDDEN_SEED_VARIABLE
+from course_utils.reference import detection as reference
+from tests.check_harness import (
+    assert_names_the_mistake,
+    fails_each_mistake,
+    numpy_twin,
+    passes_implementations,
+    passes_the_solution,
+)
+from tests.kernel_grading import grades_through_a_kernel
 from tests.solutions import load_solutions
 from tests.wrong import detection as wrong
 
+CORRECT = wrong.CORRECT
+
+# check -> the names of the functions it takes, in notebook order.
+FUNCTIONS = {
+    "check_box_iou": ("box_iou",),
+    "check_nms": ("nms",),
+    "check_batched_nms": ("batched_nms",),
+}
+
+
+def test_every_check_is_exported_from_autograder_checks():
+    for name in detection_checks.__all__:
+        assert getattr(checks, name) is getattr(detection_checks, name)
+        assert name in checks.__all__
+
+
 test_check_passes_the_notebook_solution = passes_the_solution(
-    "07_detection_segmentation",
-    {
-        "check_box_iou": ("box_iou",),
-        "check_nms": ("nms",),
-        "check_batched_nms": ("batched_nms",),
-    },
+    "07_detection_segmentation", FUNCTIONS
 )
 
-test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(
+test_check_passes_an_independent_numpy_implementation = passes_implementations(
     [
-        (check_box_iou, (wrong.box_iou_inclusive_pixels,), "box_iou/inclusive_pixels"),
-        (
-            check_box_iou,
-            (wrong.box_iou_union_counts_intersection_twice,),
-            "box_iou/union_counts_intersection_twice",
-        ),
-        (check_box_iou, (wrong.box_iou_unclipped_sides,), "box_iou/unclipped_sides"),
-        (check_nms, (wrong.nms_not_sorted_by_score,), "nms/not_sorted_by_score"),
-        (check_nms, (wrong.nms_suppresses_equal_iou,), "nms/suppresses_equal_iou"),
-        (check_nms, (wrong.nms_returns_index_order,), "nms/returns_index_order"),
-        (check_nms, (wrong.nms_returns_list,), "numpy.ndarray of int64"),
-        (check_batched_nms, (wrong.batched_nms_across_classes,), "batched_nms/across_classes"),
-        (
-            check_batched_nms,
-            (wrong.batched_nms_grouped_by_class,),
-            "batched_nms/grouped_by_class",
-        ),
-    ]
+        (getattr(checks, check), tuple(getattr(CORRECT, n) for n in names))
+        for check, names in FUNCTIONS.items()
+    ],
+    seed="7",
 )
+
+test_check_passes_numpy_wrappers_of_the_reference_twins = passes_implementations(
+    [
+        (getattr(checks, check), tuple(numpy_twin(getattr(reference, n)) for n in names))
+        for check, names in FUNCTIONS.items()
+    ],
+    seed="11",
+    allow_torch=True,
+)
+
+MISTAKES = [
+    (checks.check_box_iou, (wrong.box_iou_inclusive_pixels,), "box_iou/inclusive_pixels"),
+    (
+        checks.check_box_iou,
+        (wrong.box_iou_union_counts_intersection_twice,),
+        "box_iou/union_counts_intersection_twice",
+    ),
+    (checks.check_box_iou, (wrong.box_iou_unclipped_sides,), "box_iou/unclipped_sides"),
+    (checks.check_nms, (wrong.nms_not_sorted_by_score,), "nms/not_sorted_by_score"),
+    (checks.check_nms, (wrong.nms_suppresses_equal_iou,), "nms/suppresses_equal_iou"),
+    (checks.check_nms, (wrong.nms_returns_index_order,), "nms/returns_index_order"),
+    (checks.check_nms, (wrong.nms_returns_list,), "numpy.ndarray of int64"),
+    (
+        checks.check_batched_nms,
+        (wrong.batched_nms_across_classes,),
+        "batched_nms/across_classes",
+    ),
+    (
+        checks.check_batched_nms,
+        (wrong.batched_nms_grouped_by_class,),
+        "batched_nms/grouped_by_class",
+    ),
+]
+
+test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(MISTAKES)
+
+test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
+    "07_detection_segmentation", list(FUNCTIONS.items()), MISTAKES, wrong
+)
+
+# In seed 5's first failing case the kept boxes' score order is their index order, so
+# suppressing in input order gives the same keep, and that mistake, listed first, is named.
+NAMED_OTHERWISE_IN_HIDDEN = {wrong.nms_returns_index_order}
 
 
 @pytest.mark.parametrize(
-    "check, impl",
-    [
-        (check_box_iou, wrong.box_iou_inclusive_pixels),
-        (check_nms, wrong.nms_not_sorted_by_score),
-        (check_batched_nms, wrong.batched_nms_across_classes),
-    ],
+    "check, impls, mistake", MISTAKES, ids=[m[1][-1].__name__ for m in MISTAKES]
 )
-def test_hidden_cases_fail_the_same_mistakes(check, impl):
-    with pytest.raises(AssertionError, match="hidden"):
-        check(impl, cases="hidden")
+def test_hidden_cases_fail_the_same_wrong_implementation(check, impls, mistake, monkeypatch):
+    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "5")
+    with pytest.raises(AssertionError, match="hidden cases fail") as failure:
+        check(*impls, cases="hidden")
+    if impls[-1] not in NAMED_OTHERWISE_IN_HIDDEN:
+        assert_names_the_mistake(str(failure.value), mistake)
 
 
 def test_a_failure_names_the_function_the_case_and_the_inputs():
     with pytest.raises(AssertionError) as failure:
-        check_box_iou(wrong.box_iou_inclusive_pixels)
+        checks.check_box_iou(wrong.box_iou_inclusive_pixels)
     first, inputs, *_ = str(failure.value).splitlines()
     assert first.startswith('box_iou_inclusive_pixels: case "worked example')
     assert inputs == "  inputs: boxes1 (1, 4), boxes2 (5, 4)"
@@ -67,7 +117,7 @@ def test_an_unwritten_function_is_told_it_is_not_written_yet():
         raise NotImplementedError()
 
     with pytest.raises(AssertionError, match="not written yet"):
-        check_nms(nms)
+        checks.check_nms(nms)
 
 
 def test_a_float32_answer_is_judged_to_float32_precision():
@@ -76,7 +126,7 @@ def test_a_float32_answer_is_judged_to_float32_precision():
     def box_iou(boxes1, boxes2):
         return (solutions.box_iou(boxes1, boxes2) * (1 + 1e-6)).astype(np.float32)
 
-    result = check_box_iou(box_iou)
+    result = checks.check_box_iou(box_iou)
     assert result.passed == result.total
     with pytest.raises(AssertionError, match="float64 answers must agree"):
-        check_box_iou(lambda boxes1, boxes2: box_iou(boxes1, boxes2).astype(np.float64))
+        checks.check_box_iou(lambda boxes1, boxes2: box_iou(boxes1, boxes2).astype(np.float64))

@@ -2,6 +2,7 @@
 
 Each must FAIL its check, and the check's hint must name the mistake (tests/unit/
 test_checks_detection.py, test_checks_grid_detector.py and test_checks_segmentation.py).
+The right versions they start from (``CORRECT``) must pass.
 """
 
 import numpy as np
@@ -94,18 +95,17 @@ def _encode(
         j = min(int(cx // cell), grid_size - 1)
         if row_from_x:
             i, j = j, i
-        if target[4, i, j] and not last_wins:
+        row, column = (j, i) if swap else (i, j)  # the cell read and written
+        if target[4, row, column] and not last_wins:
             continue
         values = [cx / cell - j, cy / cell - i, root((x2 - x1) / image_size)]
         if offsets_in_image:
             values[:2] = [cx / image_size, cy / image_size]
         values += [root((y2 - y1) / image_size), 1.0]
-        if swap:
-            i, j = j, i
         if last_wins:
-            target[:, i, j] = 0.0  # a later box replaces the earlier one
-        target[:5, i, j] = values
-        target[5 + int(label), i, j] = 1.0
+            target[:, row, column] = 0.0  # a later box replaces the earlier one
+        target[:5, row, column] = values
+        target[5 + int(label), row, column] = 1.0
     return target
 
 
@@ -248,6 +248,47 @@ def pixel_softmax_loss_summed_over_images(scores, y):
     losses, grad = _pixel(scores, y)
     pixels = y.shape[1] * y.shape[2]
     return losses.sum() / pixels, grad / pixels
+
+
+# --- the right versions ------------------------------------------------------------------------
+
+
+def _nms(boxes, scores, iou_threshold):
+    return _greedy(boxes, np.argsort(-scores, kind="stable"), iou_threshold)
+
+
+def _batched_nms(boxes, scores, labels, iou_threshold):
+    kept = batched_nms_grouped_by_class(boxes, scores, labels, iou_threshold)
+    return kept[np.argsort(-scores[kept], kind="stable")]
+
+
+def _yolo_loss(pred, target, lambda_coord=5.0, lambda_noobj=0.5):
+    return _yolo(pred, target, lambda_coord, lambda_noobj)
+
+
+def _conv_transpose_forward(x, w, b, conv_param):
+    out = _transpose(x, w, b, conv_param["stride"], conv_param["pad"], 0)
+    return out, (x, w, b, conv_param)
+
+
+def _pixel_softmax_loss(scores, y):
+    losses, grad = _pixel(scores, y)
+    return losses.mean(), grad / y.size
+
+
+class CORRECT:
+    """The right versions, independent of the notebook's solutions: every check must pass them."""
+
+    box_iou = staticmethod(_iou)
+    nms = staticmethod(_nms)
+    batched_nms = staticmethod(_batched_nms)
+    encode_boxes = staticmethod(_encode)
+    yolo_loss = staticmethod(_yolo_loss)
+    conv_transpose_forward = staticmethod(_conv_transpose_forward)
+    pixel_softmax_loss = staticmethod(_pixel_softmax_loss)
+
+
+# --- breaking the rules instead of the math ------------------------------------------------------
 
 
 def pixel_softmax_loss_uses_torch(scores, y):
