@@ -3,8 +3,8 @@
 diagnosis otherwise. ``_engine`` is the machinery they all share.
 
 One module per topic, in notebook order: arithmetic (01); layers, convolution, pooling and
-losses (02); optim (03); batchnorm (04); architectures (05); transfer (06); detection,
-grid_detector and segmentation (07).
+losses (02); optim (03); batchnorm (04); architectures and resnet (05); transfer (06);
+detection, grid_detector and segmentation (07).
 """
 
 from autograder.checks import (
@@ -18,6 +18,7 @@ from autograder.checks import (
     losses,
     optim,
     pooling,
+    resnet,
     segmentation,
     transfer,
 )
@@ -31,6 +32,7 @@ from autograder.checks.layers import *  # noqa: F401,F403
 from autograder.checks.losses import *  # noqa: F401,F403
 from autograder.checks.optim import *  # noqa: F401,F403
 from autograder.checks.pooling import *  # noqa: F401,F403
+from autograder.checks.resnet import *  # noqa: F401,F403
 from autograder.checks.segmentation import *  # noqa: F401,F403
 from autograder.checks.transfer import *  # noqa: F401,F403
 
@@ -45,6 +47,7 @@ __all__ = [
         optim,
         batchnorm,
         architectures,
+        resnet,
         transfer,
         detection,
         grid_detector,
