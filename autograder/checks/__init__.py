@@ -3,13 +3,14 @@
 diagnosis otherwise. ``_engine`` is the machinery they all share.
 
 One module per topic, in notebook order: arithmetic (01); layers, convolution, pooling and
-losses (02); optim (03); batchnorm (04); architectures and resnet (05); transfer (06);
-detection, grid_detector and segmentation (07).
+losses (02); optim (03); batchnorm (04); architectures and resnet (05); random_augment, augment
+and transfer (06); detection, grid_detector and segmentation (07).
 """
 
 from autograder.checks import (
     architectures,
     arithmetic,
+    augment,
     batchnorm,
     convolution,
     detection,
@@ -18,12 +19,14 @@ from autograder.checks import (
     losses,
     optim,
     pooling,
+    random_augment,
     resnet,
     segmentation,
     transfer,
 )
 from autograder.checks.architectures import *  # noqa: F401,F403
 from autograder.checks.arithmetic import *  # noqa: F401,F403
+from autograder.checks.augment import *  # noqa: F401,F403
 from autograder.checks.batchnorm import *  # noqa: F401,F403
 from autograder.checks.convolution import *  # noqa: F401,F403
 from autograder.checks.detection import *  # noqa: F401,F403
@@ -32,6 +35,7 @@ from autograder.checks.layers import *  # noqa: F401,F403
 from autograder.checks.losses import *  # noqa: F401,F403
 from autograder.checks.optim import *  # noqa: F401,F403
 from autograder.checks.pooling import *  # noqa: F401,F403
+from autograder.checks.random_augment import *  # noqa: F401,F403
 from autograder.checks.resnet import *  # noqa: F401,F403
 from autograder.checks.segmentation import *  # noqa: F401,F403
 from autograder.checks.transfer import *  # noqa: F401,F403
@@ -48,6 +52,8 @@ __all__ = [
         batchnorm,
         architectures,
         resnet,
+        random_augment,
+        augment,
         transfer,
         detection,
         grid_detector,
