@@ -106,6 +106,19 @@ test_check_fails_a_wrong_big_model_and_names_the_mistake = pytest.mark.slow(
 )
 
 
+def test_counting_a_shared_layer_twice_is_predicted_by_its_mistake():
+    # On the one case with a shared layer, counting the state dict gives the same number and
+    # that mistake is tried first (count_parameters/with_buffers); this one must still be right.
+    from autograder.checks._engine import diagnose
+    from autograder.checks.architectures import _COUNT_MISTAKES
+    from autograder.kernel.measure import build_recipe
+
+    model = build_recipe(["shared", ["linear", 4, 4]])
+    shared_twice = [m for m in _COUNT_MISTAKES if m.id == "shared_twice"]
+    hint = diagnose(shared_twice, (model,), wrong.count_parameters_shared_twice(model))
+    assert hint is not None and hint.id == "shared_twice"
+
+
 def test_a_model_check_names_the_class_in_its_line(capsys):
     from tests.solutions import load_solutions
 

@@ -71,6 +71,25 @@ test_check_fails_a_wrong_resnet_and_names_the_mistake = pytest.mark.slow(
 )
 
 
+@pytest.mark.parametrize(
+    "exercise, block, mistake",
+    [
+        ("BOTTLENECK", wrong.BottleneckStrideOnFirstConv, "stride_on_first_conv"),
+        ("BASIC_BLOCK", wrong.BasicBlockStrideOnSecondConv, "stride_on_second_conv"),
+    ],
+)
+def test_a_stride_on_the_wrong_conv_is_predicted_by_its_mistake(exercise, block, mistake):
+    # The check meets such a block's layer-by-layer shapes first, and names what they show
+    # (see bottleneck/shrinks_early above); the output mistake must still predict it right.
+    from autograder.checks import resnet
+    from autograder.checks._engine import diagnose
+    from autograder.checks._models import ModelCase, variant_output
+
+    case = ModelCase("stride 2", (16, 8, 2), functional=(2, 16, 8, 8))
+    mistakes = getattr(resnet, exercise).judge.output_mistakes
+    assert diagnose(mistakes, (case,), variant_output(block)(case)).id == mistake
+
+
 def test_the_builders_check_names_all_three_in_its_line(capsys):
     from tests.solutions import load_solutions
 

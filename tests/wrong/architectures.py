@@ -26,6 +26,10 @@ def count_parameters_weights_only(model):
     return sum(p.numel() for p in model.parameters() if p.dim() > 1)
 
 
+def count_parameters_shared_twice(model):
+    return sum(p.numel() for _, p in model.named_parameters(remove_duplicate=False))
+
+
 class LeNet5Tanh(ref.LeNet5):
     def forward(self, x):
         x = self.pool(torch.tanh(self.conv1(x)))
@@ -224,6 +228,14 @@ class BasicBlockWithBiases(ref.BasicBlock):
     def __init__(self, in_channels, channels, stride=1):
         super().__init__(in_channels, channels, stride)
         _with_biases(self)
+
+
+class BasicBlockStrideOnSecondConv(ref.BasicBlock):
+    """The stride sits on the second 3x3 conv, not on the first."""
+
+    def __init__(self, in_channels, channels, stride=1):
+        super().__init__(in_channels, channels, stride)
+        self.conv1.stride, self.conv2.stride = (1, 1), (stride, stride)
 
 
 class BottleneckStrideOnFirstConv(ref.Bottleneck):
