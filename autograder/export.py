@@ -20,9 +20,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from autograder.course import COURSE_ID, Course
-from autograder.feedback import format_points
-from autograder.grade import _GradebookLock
+from autograder.course import COURSE_ID, Course, GradebookLock, format_points
 
 
 def grade_table(course: Course) -> tuple[list[str], dict[str, dict[str, float]]]:
@@ -32,7 +30,7 @@ def grade_table(course: Course) -> tuple[list[str], dict[str, dict[str, float]]]
     """
     from nbgrader.api import Gradebook, MissingEntry
 
-    with _GradebookLock(course.root), Gradebook(course.db_url, COURSE_ID) as gb:
+    with GradebookLock(course.root), Gradebook(course.db_url, COURSE_ID) as gb:
         assignments = sorted(a.name for a in gb.assignments)
         students = sorted({s.id for s in gb.students} | set(course.students()))
         table: dict[str, dict[str, float]] = {}

@@ -1,6 +1,6 @@
 """Grading test cells through a kernel, as ``--isolation sandbox`` does: the student's cell runs
 in a kernel process, each test cell in this process against proxies of its functions and
-classes (``autograder.verdicts.grade_notebook``, without bubblewrap, for speed)."""
+classes (``autograder.isolation.verdicts.grade_notebook``, without bubblewrap, for speed)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from types import ModuleType
 
 import nbformat
 
-from autograder.sandbox import Limits
-from autograder.verdicts import grade_notebook
+from autograder.isolation.sandbox import Limits
+from autograder.isolation.verdicts import grade_notebook
 from tests.solutions import NOTEBOOKS, _is_solution_cell
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autograder.checks import _rules
+from autograder.checks import _legacy_rules as _rules
 from autograder.checks._compare import (
     FLOAT32,
     Case,
@@ -41,6 +41,7 @@ from autograder.checks._compare import (
     select_cases,
     tolerance_for,
 )
+from autograder.checks._engine import check
 from course_utils import reference
 
 __all__ = [
@@ -279,6 +280,7 @@ _FLATTEN_HINT = (
 )
 
 
+@check
 def check_affine_forward(affine_forward: Callable, cases: str = "public") -> CheckResult:
     """Check ``affine_forward(x, w, b) -> (out, cache)``: out = x.reshape(N, D) @ w + b, (N, M).
 
@@ -316,6 +318,7 @@ def _flat_affine_matches(impl: Callable, case: Case, name: str, expected: np.nda
     return matches(got, expected)
 
 
+@check
 def check_affine_backward(
     affine_forward: Callable, affine_backward: Callable, cases: str = "public"
 ) -> CheckResult:
@@ -481,6 +484,7 @@ def _hidden_relu_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+@check
 def check_relu_forward(relu_forward: Callable, cases: str = "public") -> CheckResult:
     """Check ``relu_forward(x) -> (out, cache)``: out = max(x, 0), x's shape (any shape)."""
     name = _display_name(relu_forward, "relu_forward")
@@ -498,6 +502,7 @@ def check_relu_forward(relu_forward: Callable, cases: str = "public") -> CheckRe
     return _guarded(name, [relu_forward], run)
 
 
+@check
 def check_relu_backward(
     relu_forward: Callable, relu_backward: Callable, cases: str = "public"
 ) -> CheckResult:
@@ -680,6 +685,7 @@ _CONV_MISTAKES = [
 _CONV_NAMES = ("x", "w", "b", "conv_param")
 
 
+@check
 def check_conv_forward(conv_forward: Callable, cases: str = "public") -> CheckResult:
     """Check ``conv_forward_naive`` or ``conv_forward_fast``: (x, w, b, conv_param) -> (out, cache).
 
@@ -714,6 +720,7 @@ def _dw_one_position(x, w, b, conv_param, dout, last: bool) -> np.ndarray:
     return dout[n, :, i, j][:, None, None, None] * window[None]
 
 
+@check
 def check_conv_backward(
     conv_forward: Callable, conv_backward: Callable, cases: str = "public"
 ) -> CheckResult:
@@ -753,6 +760,7 @@ FAST_LINE_BUDGET = 500
 _FAST_SHAPES = {"x": (2, 3, 32, 32), "w": (4, 3, 3, 3), "conv_param": {"stride": 1, "pad": 1}}
 
 
+@check
 def check_conv_fast(conv_forward_fast: Callable, conv_backward_fast: Callable) -> CheckResult:
     """Check that ``conv_forward_fast`` and ``conv_backward_fast`` are vectorised.
 
@@ -902,6 +910,7 @@ def _check_pool_forward(name: str, impl: Callable, cases: str, twin: Callable, m
     return _guarded(name, [impl], run)
 
 
+@check
 def check_max_pool_forward(max_pool_forward_naive: Callable, cases: str = "public") -> CheckResult:
     """Check ``max_pool_forward_naive(x, pool_param) -> (out, cache)``: each window's maximum,
     shape (N, C, H_out, W_out), H_out = 1 + (H - HH) / S; pool_param {"pool_height",
@@ -942,6 +951,7 @@ def _max_pool_routed(x: np.ndarray, pool_param: dict, dout: np.ndarray, rule: st
     return dx
 
 
+@check
 def check_max_pool_backward(
     max_pool_forward_naive: Callable, max_pool_backward_naive: Callable, cases: str = "public"
 ) -> CheckResult:
@@ -986,6 +996,7 @@ def check_max_pool_backward(
     )
 
 
+@check
 def check_avg_pool_forward(avg_pool_forward: Callable, cases: str = "public") -> CheckResult:
     """Check ``avg_pool_forward(x, pool_param) -> (out, cache)``: each window's mean, shape
     (N, C, H_out, W_out)."""
@@ -1006,6 +1017,7 @@ def check_avg_pool_forward(avg_pool_forward: Callable, cases: str = "public") ->
     )
 
 
+@check
 def check_avg_pool_backward(
     avg_pool_forward: Callable, avg_pool_backward: Callable, cases: str = "public"
 ) -> CheckResult:
@@ -1148,6 +1160,7 @@ _P_AS_KEEP = (
 )
 
 
+@check
 def check_dropout_forward(dropout_forward: Callable, cases: str = "public") -> CheckResult:
     """Check ``dropout_forward(x, dropout_param) -> (out, cache)``, inverted dropout.
 
@@ -1188,6 +1201,7 @@ def _dropout_backward_from(cases: list[Case], rng: np.random.Generator) -> list[
     return [Case(c.name, (*c.args, rng.standard_normal(c.args[0].shape))) for c in cases]
 
 
+@check
 def check_dropout_backward(
     dropout_forward: Callable, dropout_backward: Callable, cases: str = "public"
 ) -> CheckResult:
@@ -1364,6 +1378,7 @@ _SUMMED_HINT = (
 )
 
 
+@check
 def check_softmax_loss(softmax_loss: Callable, cases: str = "public") -> CheckResult:
     """Check ``softmax_loss(scores, y) -> (loss, dscores)``: scores (N, C), integer labels (N,);
     loss = mean_n -log softmax(scores[n])[y[n]], dscores (N, C). It must be finite for any
@@ -1408,6 +1423,7 @@ def _svm_cases() -> list[Case]:
     ]
 
 
+@check
 def check_svm_loss(svm_loss: Callable, cases: str = "public") -> CheckResult:
     """Check ``svm_loss(scores, y) -> (loss, dscores)``: the multiclass hinge with margin 1,
     loss = mean_n sum_{j != y_n} max(0, scores[n, j] - scores[n, y_n] + 1), dscores (N, C)."""
@@ -1486,6 +1502,7 @@ def _bce_naive(logits, y):
     return np.asarray(loss), (p - y) / logits.size
 
 
+@check
 def check_bce_loss(bce_loss: Callable, cases: str = "public") -> CheckResult:
     """Check ``bce_loss(logits, y) -> (loss, dlogits)``: logits (N,) or (N, K), 0/1 targets of
     the same shape; loss = -mean[y log s + (1 - y) log(1 - s)] with s = sigmoid(logits), over
@@ -1626,6 +1643,7 @@ def _require_restored(x: np.ndarray, original: np.ndarray) -> None:
         )
 
 
+@check
 def check_eval_numerical_gradient_array(
     eval_numerical_gradient_array: Callable, cases: str = "public"
 ) -> CheckResult:

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from autograder import checks
-from autograder.checks import _rules
 from autograder.checks import layers as layer_checks
-from autograder.checks._compare import HIDDEN_SEED_VARIABLE, hidden_rng
+from autograder.checks._compare import hidden_rng
+from autograder.course import HIDDEN_SEED_VARIABLE
+from autograder.kernel import rules as _rules
 from course_utils import reference
 from tests.solutions import load_solutions
 from tests.wrong import layers as wrong
@@ -53,7 +54,7 @@ def solutions():
 
 def test_every_check_is_exported_from_autograder_checks():
     for name in layer_checks.__all__:
-        assert getattr(checks, name).__wrapped__ is getattr(layer_checks, name)
+        assert getattr(checks, name) is getattr(layer_checks, name)
 
 
 @pytest.mark.parametrize("check, names", CHECKS + FAST_CHECKS, ids=_ids(CHECKS + FAST_CHECKS))
