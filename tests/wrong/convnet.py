@@ -88,6 +88,7 @@ MODEL_MISTAKES = (
     "flatten_channels_last",  # the pooled (N, F, H', W') flattened as (N, H', W', F)
     "scores_after_softmax",  # loss(X) returns probabilities instead of scores
     "grads_averaged_over_classes",  # dscores divided by num_classes instead of N; loss right
+    "summed_over_batch",  # the data loss summed over the batch, dscores not divided by N
 )
 
 
@@ -148,6 +149,8 @@ class _ThreeLayerConvNet:
 
         probs = _softmax(scores)
         loss = -np.mean(np.log(probs[np.arange(N), y]))
+        if mistake == "summed_over_batch":
+            loss *= N
         penalised = ["W1", "W2", "W3"]
         if mistake == "biases_regularised":
             penalised += ["b1", "b2", "b3"]
@@ -157,7 +160,10 @@ class _ThreeLayerConvNet:
 
         dscores = probs.copy()
         dscores[np.arange(N), y] -= 1
-        dscores /= scores.shape[1] if mistake == "grads_averaged_over_classes" else N
+        if mistake == "grads_averaged_over_classes":
+            dscores /= scores.shape[1]
+        elif mistake != "summed_over_batch":
+            dscores /= N
         grads = {"W3": relu_hidden.T @ dscores, "b3": dscores.sum(axis=0)}
         dhidden = (dscores @ p["W3"].T) * (hidden > 0)
         grads["W2"], grads["b2"] = flat.T @ dhidden, dhidden.sum(axis=0)
@@ -191,6 +197,7 @@ ThreeLayerConvNet_pool_before_conv = _model_with("pool_before_conv")
 ThreeLayerConvNet_flatten_channels_last = _model_with("flatten_channels_last")
 ThreeLayerConvNet_scores_after_softmax = _model_with("scores_after_softmax")
 ThreeLayerConvNet_grads_averaged_over_classes = _model_with("grads_averaged_over_classes")
+ThreeLayerConvNet_summed_over_batch = _model_with("summed_over_batch")
 
 WRONG_MODELS = {mistake: globals()[f"ThreeLayerConvNet_{mistake}"] for mistake in MODEL_MISTAKES}
 
@@ -250,6 +257,24 @@ train_epoch_config_not_stored = _loop_with("config_not_stored")
 train_epoch_stale_gradients = _loop_with("stale_gradients")
 
 WRONG_LOOPS = {mistake: globals()[f"train_epoch_{mistake}"] for mistake in LOOP_MISTAKES}
+
+
+def train_epoch_missing_config(model, X, y, update_rule, configs, batch_size=100, rng=None):
+    """Right, except that it reads configs[name] for every parameter: a parameter without an
+    entry raises KeyError, where the contract starts it from {}."""
+    if rng is None:
+        rng = np.random.default_rng()
+    order = rng.permutation(len(X))
+    losses = []
+    for start in range(0, len(X) - batch_size + 1, batch_size):
+        idx = order[start : start + batch_size]
+        loss, grads = model.loss(X[idx], y[idx])
+        for name in model.params:
+            model.params[name], configs[name] = update_rule(
+                model.params[name], grads[name], configs[name]
+            )
+        losses.append(float(loss))
+    return losses
 
 
 def _right_train_epoch(model, X, y, update_rule, configs, batch_size=100, rng=None):
