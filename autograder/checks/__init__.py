@@ -2,14 +2,15 @@
 ``"hidden"``, prints one line when every case passes, and raises ``AssertionError`` with a
 diagnosis otherwise. ``_engine`` is the machinery they all share.
 
-One module per notebook: arithmetic (01), layers (02), optim (03), batchnorm (04),
-architectures (05), transfer (06), detection (07).
+One module per topic, in notebook order: arithmetic (01), layers and convnet (02), optim (03),
+batchnorm (04), architectures (05), transfer (06), detection (07).
 """
 
 from autograder.checks import (
     architectures,
     arithmetic,
     batchnorm,
+    convnet,
     detection,
     layers,
     optim,
@@ -18,6 +19,7 @@ from autograder.checks import (
 from autograder.checks.architectures import *  # noqa: F401,F403
 from autograder.checks.arithmetic import *  # noqa: F401,F403
 from autograder.checks.batchnorm import *  # noqa: F401,F403
+from autograder.checks.convnet import *  # noqa: F401,F403
 from autograder.checks.detection import *  # noqa: F401,F403
 from autograder.checks.layers import *  # noqa: F401,F403
 from autograder.checks.optim import *  # noqa: F401,F403
@@ -25,6 +27,15 @@ from autograder.checks.transfer import *  # noqa: F401,F403
 
 __all__ = [
     name
-    for module in (arithmetic, layers, optim, batchnorm, architectures, transfer, detection)
+    for module in (
+        arithmetic,
+        layers,
+        convnet,
+        optim,
+        batchnorm,
+        architectures,
+        transfer,
+        detection,
+    )
     for name in module.__all__
 ]
