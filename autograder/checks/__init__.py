@@ -2,8 +2,8 @@
 ``"hidden"``, prints one line when every case passes, and raises ``AssertionError`` with a
 diagnosis otherwise. ``_engine`` is the machinery they all share.
 
-One module per topic, in notebook order: arithmetic (01), layers and convnet (02), optim (03),
-batchnorm (04), architectures (05), transfer (06), detection (07).
+One module per topic, in notebook order: arithmetic (01), layers, convnet and training (02),
+optim (03), batchnorm (04), architectures (05), transfer (06), detection (07).
 """
 
 from autograder.checks import (
@@ -14,6 +14,7 @@ from autograder.checks import (
     detection,
     layers,
     optim,
+    training,
     transfer,
 )
 from autograder.checks.architectures import *  # noqa: F401,F403
@@ -23,6 +24,7 @@ from autograder.checks.convnet import *  # noqa: F401,F403
 from autograder.checks.detection import *  # noqa: F401,F403
 from autograder.checks.layers import *  # noqa: F401,F403
 from autograder.checks.optim import *  # noqa: F401,F403
+from autograder.checks.training import *  # noqa: F401,F403
 from autograder.checks.transfer import *  # noqa: F401,F403
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
         arithmetic,
         layers,
         convnet,
+        training,
         optim,
         batchnorm,
         architectures,
