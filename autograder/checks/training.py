@@ -415,7 +415,9 @@ def check_sanity_initial_loss(
     """Check the initial-loss sanity check: a small-weight model's loss is ln(C), and
     regularisation raises it by 0.5 * reg * sum(W**2). Hidden: the same on a fresh model of
     the student's class."""
-    reported = Case("your sanity model", (initial_loss, regularised_loss, SANITY_REG))
+    numbers = (initial_loss, regularised_loss, SANITY_REG)
+    plain = tuple(float(v) if isinstance(v, (np.floating, np.integer)) else v for v in numbers)
+    reported = Case("your sanity model", plain)
     return replace(SANITY_INITIAL_LOSS, public=lambda: [reported]).run(cases, sanity_model)
 
 
