@@ -2,9 +2,9 @@
 ``"hidden"``, prints one line when every case passes, and raises ``AssertionError`` with a
 diagnosis otherwise. ``_engine`` is the machinery they all share.
 
-One module per topic, in notebook order: arithmetic (01); layers, convolution, pooling and
-losses (02); optim (03); batchnorm (04); architectures and resnet (05); random_augment, augment
-and transfer (06); detection, grid_detector and segmentation (07).
+One module per topic, in notebook order: arithmetic (01); layers, convolution, pooling, losses,
+convnet and training (02); optim (03); batchnorm (04); architectures and resnet (05);
+random_augment, augment and transfer (06); detection, grid_detector and segmentation (07).
 """
 
 from autograder.checks import (
@@ -12,6 +12,7 @@ from autograder.checks import (
     arithmetic,
     augment,
     batchnorm,
+    convnet,
     convolution,
     detection,
     grid_detector,
@@ -22,12 +23,14 @@ from autograder.checks import (
     random_augment,
     resnet,
     segmentation,
+    training,
     transfer,
 )
 from autograder.checks.architectures import *  # noqa: F401,F403
 from autograder.checks.arithmetic import *  # noqa: F401,F403
 from autograder.checks.augment import *  # noqa: F401,F403
 from autograder.checks.batchnorm import *  # noqa: F401,F403
+from autograder.checks.convnet import *  # noqa: F401,F403
 from autograder.checks.convolution import *  # noqa: F401,F403
 from autograder.checks.detection import *  # noqa: F401,F403
 from autograder.checks.grid_detector import *  # noqa: F401,F403
@@ -38,6 +41,7 @@ from autograder.checks.pooling import *  # noqa: F401,F403
 from autograder.checks.random_augment import *  # noqa: F401,F403
 from autograder.checks.resnet import *  # noqa: F401,F403
 from autograder.checks.segmentation import *  # noqa: F401,F403
+from autograder.checks.training import *  # noqa: F401,F403
 from autograder.checks.transfer import *  # noqa: F401,F403
 
 __all__ = [
@@ -48,6 +52,8 @@ __all__ = [
         convolution,
         pooling,
         losses,
+        convnet,
+        training,
         optim,
         batchnorm,
         architectures,

@@ -23,6 +23,7 @@ from course_utils.reference.batchnorm import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
+from course_utils.reference.convnet import ThreeLayerConvNet, train_epoch
 from course_utils.reference.detection import *  # noqa: F403  (notebook 07)
 from course_utils.reference.layers import (
     affine_backward,
@@ -90,6 +91,8 @@ __all__ = [
     "svm_loss",
     "bce_loss",
     "eval_numerical_gradient_array",
+    "ThreeLayerConvNet",
+    "train_epoch",
     # notebook 03
     "sgd",
     "sgd_momentum",
