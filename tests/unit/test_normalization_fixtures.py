@@ -16,6 +16,7 @@ import torch
 
 from course_utils.reference import normalization as twins
 from tests import solutions_cs231n_norm as cs231n
+from tests.solutions import load_solutions
 from tests.wrong import normalization as wrong
 
 LN_SHAPE = (4, 5)
@@ -67,9 +68,17 @@ def _same(actual, expected) -> bool:
 
 # --- the right implementations agree with the twins ------------------------------------------------
 
+RIGHT = [wrong.CORRECT, cs231n, "notebook"]
+RIGHT_IDS = ["tests.wrong CORRECT", "cs231n", "notebook 04 solutions"]
 
-@pytest.mark.parametrize("source", [wrong.CORRECT, cs231n], ids=["tests.wrong CORRECT", "cs231n"])
+
+def _right(source):
+    return load_solutions("04_batchnorm") if source == "notebook" else source
+
+
+@pytest.mark.parametrize("source", RIGHT, ids=RIGHT_IDS)
 def test_right_layernorm_agrees_with_the_twin(source):
+    source = _right(source)
     x, gamma, beta, param, dout = _ln_case()
     out, cache = source.layernorm_forward(x, gamma, beta, param)
     expected_out, expected_grads = _ln_expected()
@@ -78,9 +87,10 @@ def test_right_layernorm_agrees_with_the_twin(source):
         assert _same(grad, expected)
 
 
-@pytest.mark.parametrize("source", [wrong.CORRECT, cs231n], ids=["tests.wrong CORRECT", "cs231n"])
+@pytest.mark.parametrize("source", RIGHT, ids=RIGHT_IDS)
 @pytest.mark.parametrize("shape, groups", [(GN_SHAPE, G), ((1, 4, 2, 5), 1), ((3, 4, 3, 1), 4)])
 def test_right_spatial_groupnorm_agrees_with_the_twin(source, shape, groups):
+    source = _right(source)
     rng = np.random.default_rng(1)
     c = shape[1]
     x = rng.standard_normal(shape) * 2 + 1
@@ -98,10 +108,16 @@ def test_right_spatial_groupnorm_agrees_with_the_twin(source, shape, groups):
         assert _same(grad, expected.numpy())
 
 
+@pytest.mark.parametrize("source", [wrong.CORRECT, "notebook"], ids=RIGHT_IDS[::2])
 @pytest.mark.parametrize("shape", [(30, 7), (4, 3, 3, 2)])
-def test_right_kaiming_normal_draws_the_twins_array(shape):
-    ours = wrong.CORRECT.kaiming_normal(shape, np.random.default_rng(9), 1.3)
+def test_right_kaiming_normal_draws_the_twins_array(source, shape):
+    ours = _right(source).kaiming_normal(shape, np.random.default_rng(9), 1.3)
     assert _same(ours, twins.kaiming_normal(shape, np.random.default_rng(9), 1.3).numpy())
+
+
+def test_notebook_kaiming_normal_refuses_a_shape_of_another_rank():
+    with pytest.raises(ValueError, match="3 dimensions"):
+        load_solutions("04_batchnorm").kaiming_normal((2, 3, 4), np.random.default_rng(0))
 
 
 # --- every wrong implementation differs from the twin ----------------------------------------------
