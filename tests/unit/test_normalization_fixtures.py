@@ -182,6 +182,7 @@ KAIMING_SHOWS_ON = {
     "kaiming_normal_no_gain": [(256, 64), (32, 16, 3, 3)],
     "kaiming_normal_variance_as_std": [(256, 64), (32, 16, 3, 3)],
     "kaiming_normal_conv_fan_in_channels": [(32, 16, 3, 3)],
+    "kaiming_normal_torch_layout": [(256, 64)],
     "kaiming_normal_global_rng": [(256, 64), (32, 16, 3, 3)],
     "kaiming_normal_uniform": [(256, 64), (32, 16, 3, 3)],
 }
@@ -230,13 +231,13 @@ def test_the_proposed_tolerance_passes_the_right_kaiming_on_large_shapes(shape):
         wrong.kaiming_normal_no_gain,
         wrong.kaiming_normal_variance_as_std,
         wrong.kaiming_normal_conv_fan_in_channels,
+        wrong.kaiming_normal_torch_layout,
     ],
     ids=lambda f: f.__name__,
 )
 def test_the_proposed_tolerance_fails_each_kaiming_scale_mistake_on_large_shapes(impl):
-    shows = [
-        s for s in LARGE if len(s) == 4 or impl is not wrong.kaiming_normal_conv_fan_in_channels
-    ]
+    ranks = {len(shape) for shape in KAIMING_SHOWS_ON[impl.__name__]}
+    shows = [shape for shape in LARGE if len(shape) in ranks]
     for shape in shows:
         w = impl(shape, np.random.default_rng(0))
         assert _relative_std_error(w, shape) > 10 * Z / math.sqrt(2 * w.size)
@@ -250,6 +251,13 @@ def test_uniform_kaiming_has_the_right_scale_but_the_wrong_fourth_moment():
     assert _relative_std_error(w, shape) <= Z / math.sqrt(2 * w.size)
     kurtosis = np.mean(w**4) / np.mean(w**2) ** 2
     assert abs(kurtosis - 3) > 10 * Z * math.sqrt(24 / w.size)
+
+
+def test_torch_layout_kaiming_is_right_for_a_convolution_and_refuses_no_shape():
+    shape = (8, 4, 3, 3)
+    ours = wrong.kaiming_normal_torch_layout(shape, np.random.default_rng(1))
+    assert _same(ours, twins.kaiming_normal(shape, np.random.default_rng(1)).numpy())
+    assert wrong.kaiming_normal_torch_layout((2, 3, 4), np.random.default_rng(1)).shape == (2, 3, 4)
 
 
 def test_global_rng_kaiming_gives_two_arrays_for_one_generator_state():

@@ -110,6 +110,8 @@ def _spatial_groupnorm_backward(dout, cache, mean_term=True, dgamma_flat=False):
 
 
 def _fan_in(shape, mode="fan_in", conv_channels_only=False):
+    if mode == "torch":  # torch.nn.init's rule: every dimension after the first, any rank
+        return int(np.prod(shape[1:]))
     if len(shape) == 2:
         d, m = shape
         return m if mode == "fan_out" else d
@@ -256,6 +258,12 @@ def kaiming_normal_conv_fan_in_channels(shape, rng, gain=RELU_GAIN):
     return _kaiming_normal(shape, rng, gain, conv_channels_only=True)
 
 
+def kaiming_normal_torch_layout(shape, rng, gain=RELU_GAIN):
+    """torch.nn.init's fan-in, prod(shape[1:]) for any rank: right for a convolution, but an
+    affine weight (D, M) gets M (torch's nn.Linear stores (out, in)), and no shape is refused."""
+    return _kaiming_normal(shape, rng, gain, mode="torch")
+
+
 def kaiming_normal_global_rng(shape, rng, gain=RELU_GAIN):
     """Draws from np.random's global generator: the same rng state does not give the same array."""
     return _kaiming_normal(shape, rng, gain, draw="global")
@@ -293,6 +301,7 @@ MISTAKES = {
         kaiming_normal_no_gain,
         kaiming_normal_variance_as_std,
         kaiming_normal_conv_fan_in_channels,
+        kaiming_normal_torch_layout,
         kaiming_normal_global_rng,
         kaiming_normal_uniform,
     ],
