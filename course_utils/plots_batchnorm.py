@@ -247,7 +247,7 @@ def plot_activation_histograms(
             height = 0.9 * counts / counts.max() if counts.max() else counts * 0.0
             ax.fill_between(centres, depth, depth + height, color=COLORS.get(name), alpha=0.6, lw=0)
             ax.plot(centres, depth + height, color="black", lw=0.4)
-        ax.set_ylim(0.8, len(values) + 1.2)
+        ax.set_ylim(0.8, len(values) + 0.95)  # the last histogram is at most 0.9 high
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlim(-limit, limit)
         ax.set_xlabel("value")
