@@ -176,10 +176,13 @@ def test_layernorm_over_the_batch_axis_is_batchnorm_in_training_mode():
     assert _same(out, expected.numpy())
 
 
-# Kaiming: the layout each mistake shows on (conv_fan_in_channels is right for affine weights).
+# Kaiming: the layout each mistake shows on (conv_fan_in_channels is right for affine weights;
+# ignores_gain shows with another gain than the default, no_value_error on no weight at all).
 KAIMING_SHOWS_ON = {
     "kaiming_normal_fan_out": [(256, 64), (32, 16, 3, 3)],
     "kaiming_normal_no_gain": [(256, 64), (32, 16, 3, 3)],
+    "kaiming_normal_ignores_gain": [],
+    "kaiming_normal_no_value_error": [],
     "kaiming_normal_variance_as_std": [(256, 64), (32, 16, 3, 3)],
     "kaiming_normal_conv_fan_in_channels": [(32, 16, 3, 3)],
     "kaiming_normal_torch_layout": [(256, 64)],
@@ -197,6 +200,22 @@ def test_wrong_kaiming_normal_differs_from_the_twins_draw(impl):
     for shape in KAIMING_SHOWS_ON[impl.__name__]:
         ours = impl(shape, np.random.default_rng(3))
         assert not _same(ours, twins.kaiming_normal(shape, np.random.default_rng(3)).numpy())
+
+
+def test_kaiming_that_ignores_the_gain_is_right_only_for_the_default_gain():
+    for shape in [(256, 64), (32, 16, 3, 3)]:
+        ours = wrong.kaiming_normal_ignores_gain(shape, np.random.default_rng(3))
+        assert _same(ours, twins.kaiming_normal(shape, np.random.default_rng(3)).numpy())
+        ours = wrong.kaiming_normal_ignores_gain(shape, np.random.default_rng(3), 1.0)
+        assert not _same(ours, twins.kaiming_normal(shape, np.random.default_rng(3), 1.0).numpy())
+
+
+def test_kaiming_without_a_value_error_draws_both_layouts_right_and_refuses_no_shape():
+    for shape in [(256, 64), (32, 16, 3, 3)]:
+        ours = wrong.kaiming_normal_no_value_error(shape, np.random.default_rng(3))
+        assert _same(ours, twins.kaiming_normal(shape, np.random.default_rng(3)).numpy())
+    for shape in [(10,), (2, 3, 4), (1, 2, 3, 4, 5)]:
+        assert wrong.kaiming_normal_no_value_error(shape, np.random.default_rng(3)).shape == shape
 
 
 def test_kaiming_with_a_convolutions_fan_in_of_c_is_right_for_an_affine_weight():

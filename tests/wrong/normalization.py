@@ -248,6 +248,11 @@ def kaiming_normal_no_gain(shape, rng, gain=RELU_GAIN):
     return _kaiming_normal(shape, rng, gain, use_gain=False)
 
 
+def kaiming_normal_ignores_gain(shape, rng, gain=RELU_GAIN):
+    """std sqrt(2 / fan_in) whatever gain is: the gain argument accepted but never used."""
+    return _kaiming_normal(shape, rng, RELU_GAIN)
+
+
 def kaiming_normal_variance_as_std(shape, rng, gain=RELU_GAIN):
     """rng.normal(0, gain**2 / fan_in): the variance passed where the standard deviation goes."""
     return _kaiming_normal(shape, rng, gain, variance_as_std=True)
@@ -261,6 +266,14 @@ def kaiming_normal_conv_fan_in_channels(shape, rng, gain=RELU_GAIN):
 def kaiming_normal_torch_layout(shape, rng, gain=RELU_GAIN):
     """torch.nn.init's fan-in, prod(shape[1:]) for any rank: right for a convolution, but an
     affine weight (D, M) gets M (torch's nn.Linear stores (out, in)), and no shape is refused."""
+    return _kaiming_normal(shape, rng, gain, mode="torch")
+
+
+def kaiming_normal_no_value_error(shape, rng, gain=RELU_GAIN):
+    """Right for (D, M) and (F, C, HH, WW), but a shape of another rank gets a guessed fan_in
+    (prod(shape[1:]), 1 for a vector) instead of a ValueError."""
+    if len(shape) in (2, 4):
+        return _kaiming_normal(shape, rng, gain)
     return _kaiming_normal(shape, rng, gain, mode="torch")
 
 
@@ -299,9 +312,11 @@ MISTAKES = {
     "kaiming_normal": [
         kaiming_normal_fan_out,
         kaiming_normal_no_gain,
+        kaiming_normal_ignores_gain,
         kaiming_normal_variance_as_std,
         kaiming_normal_conv_fan_in_channels,
         kaiming_normal_torch_layout,
+        kaiming_normal_no_value_error,
         kaiming_normal_global_rng,
         kaiming_normal_uniform,
     ],
