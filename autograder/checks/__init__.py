@@ -3,7 +3,8 @@
 diagnosis otherwise. ``_engine`` is the machinery they all share.
 
 One module per topic, in notebook order: arithmetic (01); layers, convolution, pooling and
-losses (02); optim (03); batchnorm (04); architectures (05); transfer (06); detection (07).
+losses (02); optim (03); batchnorm and normalization (04); architectures (05);
+transfer (06); detection (07).
 """
 
 from autograder.checks import (
@@ -14,6 +15,7 @@ from autograder.checks import (
     detection,
     layers,
     losses,
+    normalization,
     optim,
     pooling,
     transfer,
@@ -25,6 +27,7 @@ from autograder.checks.convolution import *  # noqa: F401,F403
 from autograder.checks.detection import *  # noqa: F401,F403
 from autograder.checks.layers import *  # noqa: F401,F403
 from autograder.checks.losses import *  # noqa: F401,F403
+from autograder.checks.normalization import *  # noqa: F401,F403
 from autograder.checks.optim import *  # noqa: F401,F403
 from autograder.checks.pooling import *  # noqa: F401,F403
 from autograder.checks.transfer import *  # noqa: F401,F403
@@ -39,6 +42,7 @@ __all__ = [
         losses,
         optim,
         batchnorm,
+        normalization,
         architectures,
         transfer,
         detection,
