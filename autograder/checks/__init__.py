@@ -3,7 +3,7 @@
 diagnosis otherwise. ``_engine`` is the machinery they all share.
 
 One module per topic, in notebook order: arithmetic (01); layers, convolution, pooling and
-losses (02); optim (03); batchnorm and normalization (04); architectures (05);
+losses (02); optim (03); batchnorm, initialization and normalization (04); architectures (05);
 transfer (06); detection (07).
 """
 
@@ -13,6 +13,7 @@ from autograder.checks import (
     batchnorm,
     convolution,
     detection,
+    initialization,
     layers,
     losses,
     normalization,
@@ -25,6 +26,7 @@ from autograder.checks.arithmetic import *  # noqa: F401,F403
 from autograder.checks.batchnorm import *  # noqa: F401,F403
 from autograder.checks.convolution import *  # noqa: F401,F403
 from autograder.checks.detection import *  # noqa: F401,F403
+from autograder.checks.initialization import *  # noqa: F401,F403
 from autograder.checks.layers import *  # noqa: F401,F403
 from autograder.checks.losses import *  # noqa: F401,F403
 from autograder.checks.normalization import *  # noqa: F401,F403
@@ -42,6 +44,7 @@ __all__ = [
         losses,
         optim,
         batchnorm,
+        initialization,
         normalization,
         architectures,
         transfer,
