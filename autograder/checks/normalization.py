@@ -15,19 +15,24 @@ NumPy exercise.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from autograder.checks._engine import (
+    Attempt,
     Backward,
     Case,
+    CaseFailure,
     CheckResult,
     Exercise,
     Mistake,
     NotApplicable,
     Returns,
     check,
+    matches,
     not_applicable,
+    tolerance_for,
     twin,
 )
 from course_utils.reference import normalization as reference
@@ -83,6 +88,37 @@ def _closed_form_backward(
 
 def _inv_std(values: np.ndarray, axis, eps: float) -> np.ndarray:
     return 1.0 / np.sqrt(values.var(axis=axis, keepdims=True) + eps)
+
+
+@dataclass(frozen=True)
+class ForwardFirst:
+    """Judge a backward pass with ``Backward``; when it fails and the student's forward (whose
+    cache it was given) computes a wrong out on the same inputs, say that the forward must be
+    fixed first (a wrong cache makes any backward wrong)."""
+
+    backward: Backward
+
+    def __call__(self, attempt: Attempt, case: Case) -> float:
+        try:
+            return self.backward(attempt, case)
+        except CaseFailure as failure:
+            *forward_args, _ = case.fresh()[0]
+            expected = twin(self.backward.forward_twin, *forward_args)[0]
+            try:
+                out, _ = attempt.forward(Case(case.name, tuple(forward_args)), which=0)
+                right = matches(out, expected, tolerance_for(out))
+            except CaseFailure:
+                right = False  # Backward has said so already
+            if right:
+                raise
+            forward = attempt.names[0]
+            raise CaseFailure(
+                f"{failure}\n  {forward} computes a wrong out on these inputs too, and "
+                f"{attempt.name} was given its cache: fix {forward} first (its own check names "
+                "its mistake).",
+                failure.hint,
+                failure.difference,
+            ) from None
 
 
 def _with_dout(
@@ -235,34 +271,36 @@ LAYERNORM_BACKWARD = Exercise(
     args=(*_LN_ARGS, "dout"),
     public=_with_dout(_layernorm_cases, 4102, names=[c.name for c in _layernorm_cases()[1:]]),
     hidden=_hidden_with_dout(_hidden_layernorm_cases),
-    judge=Backward(
-        reference.layernorm_forward,
-        reference.layernorm_backward,
-        ("dx", "dgamma", "dbeta"),
-        {
-            "dx": [
-                Mistake(
-                    "no_mean_terms",
-                    "dx lacks the path through each example's mean: subtract sum_j dx_hat / D "
-                    "(the sum over the features j of the example) before scaling.",
-                    lambda *args: _ln_dx(*args, mean_term=False),
-                ),
-                Mistake(
-                    "direct_path_only",
-                    "your dx is only dx_hat / sqrt(var + eps): the paths through mu and var are "
-                    "missing. Each x_nj reaches the loss through x_hat_nj, but also through the "
-                    "mean and the variance of its row.",
-                    lambda *args: _ln_dx(*args, mean_term=False, var_term=False),
-                ),
-                Mistake(
-                    "sums_over_batch_axis",
-                    "the sums in dx run over the batch, as in batch norm's backward; in layer "
-                    "norm they run over each example's features (axis=1); only dgamma and dbeta "
-                    "sum over the batch.",
-                    lambda *args: _ln_dx(*args, axis=0),
-                ),
-            ],
-        },
+    judge=ForwardFirst(
+        Backward(
+            reference.layernorm_forward,
+            reference.layernorm_backward,
+            ("dx", "dgamma", "dbeta"),
+            {
+                "dx": [
+                    Mistake(
+                        "no_mean_terms",
+                        "dx lacks the path through each example's mean: subtract sum_j dx_hat / D "
+                        "(the sum over the features j of the example) before scaling.",
+                        lambda *args: _ln_dx(*args, mean_term=False),
+                    ),
+                    Mistake(
+                        "direct_path_only",
+                        "your dx is only dx_hat / sqrt(var + eps): the paths through mu and var are "
+                        "missing. Each x_nj reaches the loss through x_hat_nj, but also through the "
+                        "mean and the variance of its row.",
+                        lambda *args: _ln_dx(*args, mean_term=False, var_term=False),
+                    ),
+                    Mistake(
+                        "sums_over_batch_axis",
+                        "the sums in dx run over the batch, as in batch norm's backward; in layer "
+                        "norm they run over each example's features (axis=1); only dgamma and dbeta "
+                        "sum over the batch.",
+                        lambda *args: _ln_dx(*args, axis=0),
+                    ),
+                ],
+            },
+        )
     ),
     functions=("layernorm_forward", "layernorm_backward"),
 )
@@ -456,35 +494,37 @@ SPATIAL_GROUPNORM_BACKWARD = Exercise(
     args=(*_GN_ARGS, "dout"),
     public=_with_dout(_groupnorm_cases, 4104, names=[c.name for c in _groupnorm_cases()[1:6]]),
     hidden=_hidden_with_dout(_hidden_groupnorm_cases),
-    judge=Backward(
-        reference.spatial_groupnorm_forward,
-        reference.spatial_groupnorm_backward,
-        ("dx", "dgamma", "dbeta"),
-        {
-            "dx": [
-                Mistake(
-                    "no_mean_terms",
-                    "dx lacks the path through each group's mean: subtract the mean of dx_hat "
-                    "over the group's C/G*H*W values before scaling.",
-                    lambda *args: _gn_dx(*args, mean_term=False),
-                ),
-            ],
-            # A near miss: the right values, after a reshape.
-            "dgamma": [
-                Mistake(
-                    "dgamma_shape_c",
-                    _DGAMMA_SHAPE_C,
-                    lambda *args: _gn_parameter_grads(*args)[0].ravel(),
-                )
-            ],
-            "dbeta": [
-                Mistake(
-                    "dgamma_shape_c",
-                    _DGAMMA_SHAPE_C,
-                    lambda *args: _gn_parameter_grads(*args)[1].ravel(),
-                )
-            ],
-        },
+    judge=ForwardFirst(
+        Backward(
+            reference.spatial_groupnorm_forward,
+            reference.spatial_groupnorm_backward,
+            ("dx", "dgamma", "dbeta"),
+            {
+                "dx": [
+                    Mistake(
+                        "no_mean_terms",
+                        "dx lacks the path through each group's mean: subtract the mean of dx_hat "
+                        "over the group's C/G*H*W values before scaling.",
+                        lambda *args: _gn_dx(*args, mean_term=False),
+                    ),
+                ],
+                # A near miss: the right values, after a reshape.
+                "dgamma": [
+                    Mistake(
+                        "dgamma_shape_c",
+                        _DGAMMA_SHAPE_C,
+                        lambda *args: _gn_parameter_grads(*args)[0].ravel(),
+                    )
+                ],
+                "dbeta": [
+                    Mistake(
+                        "dgamma_shape_c",
+                        _DGAMMA_SHAPE_C,
+                        lambda *args: _gn_parameter_grads(*args)[1].ravel(),
+                    )
+                ],
+            },
+        )
     ),
     functions=("spatial_groupnorm_forward", "spatial_groupnorm_backward"),
 )

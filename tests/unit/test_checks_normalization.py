@@ -102,7 +102,7 @@ def test_hidden_cases_fail_the_same_wrong_implementation(check, impls, mistake, 
 
 
 def _hint_ids(spec) -> set[str]:
-    judge = spec.judge
+    judge = getattr(spec.judge, "backward", spec.judge)  # ForwardFirst holds a Backward
     if hasattr(judge, "grads"):  # Backward: mistakes per gradient
         return {f"{spec.name}/{m.id}" for ms in judge.mistakes.values() for m in ms}
     return {f"{spec.name}/{m.id}" for m in judge.mistakes}
@@ -181,6 +181,20 @@ def test_a_backward_check_says_to_fix_the_forward_first():
 
     with pytest.raises(AssertionError, match="fix layernorm_forward first"):
         checks.check_layernorm_backward(layernorm_forward, CORRECT.layernorm_backward)
+
+
+def test_a_backward_given_the_cache_of_a_wrong_forward_says_to_fix_the_forward_first():
+    with pytest.raises(AssertionError) as failure:
+        checks.check_spatial_groupnorm_backward(
+            wrong.spatial_groupnorm_forward_ignores_groups, CORRECT.spatial_groupnorm_backward
+        )
+    message = str(failure.value)
+    assert "dx has the right shape" in message
+    assert (
+        "spatial_groupnorm_forward_ignores_groups computes a wrong out on these inputs too"
+        in message
+    )
+    assert "fix spatial_groupnorm_forward_ignores_groups first" in message
 
 
 def test_a_forward_that_changes_x_in_place_is_told_so():
