@@ -106,11 +106,10 @@ class ForwardFirst:
             expected = twin(self.backward.forward_twin, *forward_args)[0]
             try:
                 out, _ = attempt.forward(Case(case.name, tuple(forward_args)), which=0)
-                right = matches(out, expected, tolerance_for(out))
             except CaseFailure:
-                right = False  # Backward has said so already
-            if right:
-                raise
+                raise failure from None  # the forward failed to run: Backward has said so
+            if matches(out, expected, tolerance_for(out)):
+                raise failure from None
             forward = attempt.names[0]
             raise CaseFailure(
                 f"{failure}\n  {forward} computes a wrong out on these inputs too, and "
@@ -286,16 +285,16 @@ LAYERNORM_BACKWARD = Exercise(
                     ),
                     Mistake(
                         "direct_path_only",
-                        "your dx is only dx_hat / sqrt(var + eps): the paths through mu and var are "
-                        "missing. Each x_nj reaches the loss through x_hat_nj, but also through the "
-                        "mean and the variance of its row.",
+                        "your dx is only dx_hat / sqrt(var + eps): the paths through mu and var "
+                        "are missing. Each x_nj reaches the loss through x_hat_nj, but also "
+                        "through the mean and the variance of its row.",
                         lambda *args: _ln_dx(*args, mean_term=False, var_term=False),
                     ),
                     Mistake(
                         "sums_over_batch_axis",
-                        "the sums in dx run over the batch, as in batch norm's backward; in layer "
-                        "norm they run over each example's features (axis=1); only dgamma and dbeta "
-                        "sum over the batch.",
+                        "the sums in dx run over the batch, as in batch norm's backward; in "
+                        "layer norm they run over each example's features (axis=1); only dgamma "
+                        "and dbeta sum over the batch.",
                         lambda *args: _ln_dx(*args, axis=0),
                     ),
                 ],
@@ -337,6 +336,7 @@ def _groupnorm_case(
 
 
 _GN_X = _a([[1, 2], [3, 6], [4, 4], [4, 8]]).reshape(1, 4, 1, 2)
+_GN_X_NAME = "x (1, 4, 1, 2) with channels [1, 2], [3, 6], [4, 4], [4, 8]"
 
 
 def _groupnorm_cases() -> list[Case]:
@@ -345,15 +345,13 @@ def _groupnorm_cases() -> list[Case]:
     tiny = _maps(rng, (2, 4, 2, 3))
     tiny[1, 2:] = 2 + 0.01 * rng.standard_normal((2, 2, 3))  # one group with variance ~1e-4
     return [
-        Case("x (1, 4, 1, 2) with channels [1, 2], [3, 6], [4, 4], [4, 8]; G = 2, gamma = 1, beta = 0",
-             (_GN_X, ones, zeros, 2, {})),
-        Case("x (1, 4, 1, 2) with channels [1, 2], [3, 6], [4, 4], [4, 8]; G = 2, "
-            "gamma (1, 2, 0.5, -1), beta (0, 1, -1, 0.5)",
+        Case(f"{_GN_X_NAME}; G = 2, gamma = 1, beta = 0", (_GN_X, ones, zeros, 2, {})),
+        Case(f"{_GN_X_NAME}; G = 2, gamma (1, 2, 0.5, -1), beta (0, 1, -1, 0.5)",
              (_GN_X, _LN_GAMMA.reshape(1, 4, 1, 1), _LN_BETA.reshape(1, 4, 1, 1), 2, {})),
         _groupnorm_case(rng, "x (2, 6, 3, 4), G = 3 groups of 2 channels", (2, 6, 3, 4), 3, {}),
         _groupnorm_case(rng, "batch of one, x (1, 4, 3, 5) (non-square), G = 2", (1, 4, 3, 5), 2,
                         {"eps": 1e-5}),
-        _groupnorm_case(rng, "G = 1 (layer norm of each map stack), x (3, 4, 2, 2)", (3, 4, 2, 2),
+        _groupnorm_case(rng, "G = 1 (layer norm over C, H, W), x (3, 4, 2, 2)", (3, 4, 2, 2),
                         1, {}),
         _groupnorm_case(rng, "G = C = 3 (instance norm), x (2, 3, 4, 4)", (2, 3, 4, 4), 3, {}),
         Case("eps matters: a group with variance about 1e-4, eps = 1e-3, x (2, 4, 2, 3), G = 2",
