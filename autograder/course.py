@@ -43,6 +43,10 @@ PROJECT_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # what they need, so that a submission that loops costs the class one budget at most.
 DEFAULT_CELL_TIMEOUT = 600
 DEFAULT_BUDGET = 1800
+# The share of a test's points that a near miss earns, unless the course's nbgrader_config.py
+# sets c.CnnCourse.near_miss_credit (`Course.near_miss_credit`).
+NEAR_MISS_CREDIT = 0.5
+
 # Where a source notebook declares them: its metadata
 # {"cnn_course": {"grading": {"cell_timeout": 60, "budget": 240}}} (seconds).
 GRADING_METADATA = ("cnn_course", "grading")
@@ -86,6 +90,9 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "
 
 # Seconds one cell may run during autograde (`cnn-course autograde --timeout` overrides it).
 c.ExecutePreprocessor.timeout = {timeout}
+# The share of a test's points that a near miss earns (a right answer but for one contract
+# detail, such as the shape (1, D) for (D,)): 0 gives nothing, 1 full marks.
+c.CnnCourse.near_miss_credit = {near_miss_credit}
 # Do not leave each finished kernel running for seconds before it is shut down.
 c.KernelManager.shutdown_wait_time = {shutdown_wait}
 '''
@@ -230,6 +237,7 @@ class Course:
                     course_id=COURSE_ID,
                     timeout=DEFAULT_CELL_TIMEOUT,
                     shutdown_wait=KERNEL_SHUTDOWN_WAIT,
+                    near_miss_credit=NEAR_MISS_CREDIT,
                 )
             )
         return self
@@ -304,6 +312,30 @@ class Course:
     def release_path(self, assignment: str) -> Path:
         """`release/<assignment>/<assignment>.ipynb`."""
         return self.release_dir / assignment / f"{assignment}.ipynb"
+
+    def near_miss_credit(self) -> float:
+        """The share of a test's points a near miss earns: `c.CnnCourse.near_miss_credit` in
+        the course's nbgrader_config.py, else `NEAR_MISS_CREDIT`.
+
+        Raises:
+            CourseError: the setting is not a number between 0 and 1.
+        """
+        from traitlets.config.loader import PyFileConfigLoader
+
+        if not self.config_path.is_file():
+            return NEAR_MISS_CREDIT
+        loader = PyFileConfigLoader(self.config_path.name, path=str(self.root))
+        try:
+            config = loader.load_config()
+        except Exception as error:
+            raise CourseError(f"{self.config_path} cannot be read: {error}") from None
+        value = config.CnnCourse.get("near_miss_credit", NEAR_MISS_CREDIT)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise CourseError(
+                f"c.CnnCourse.near_miss_credit in {self.config_path} is the share of a test's "
+                f"points a near miss earns: a number from 0 to 1; got {value!r}."
+            )
+        return float(value)
 
     def grading_times(self, assignment: str) -> tuple[float | None, float | None]:
         """(cell timeout, grading budget) in seconds that the assignment's SOURCE notebook

@@ -83,6 +83,10 @@ def _cell_result(cell) -> str:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
             return _diagnosis(output).splitlines()[0]
+    for output in cell.get("outputs", []):
+        for line in str(output.get("text", "")).splitlines():
+            if ": near miss on case " in line:
+                return line.strip()
     return "pass"
 
 

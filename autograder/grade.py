@@ -57,6 +57,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -195,6 +196,7 @@ class Job:
     limits: Limits  # limits.wall_seconds is the notebook's grading budget
     sandbox: bool = True
     allow_unsandboxed: bool = False
+    near_miss_credit: float = 0.5
 
 
 @dataclass
@@ -366,6 +368,7 @@ def autograde(
         except ValueError as error:
             raise CourseError(str(error)) from None
     course.ensure()
+    credit = course.near_miss_credit()
     report = GradeReport(protections=_protection_lines(isolation, sandbox, limits, jobs))
     with course.lock(), Gradebook(course.db_url, "cnn-course") as gb:
         released = {a.name for a in gb.assignments}
@@ -417,6 +420,7 @@ def autograde(
                     dataclasses.replace(limits, wall_seconds=seconds),
                     sandbox,
                     allow_unsandboxed,
+                    credit,
                 )
             )
 
@@ -642,26 +646,72 @@ def grade_job(job: Job) -> Outcome:
     if not graded.is_file():
         return not_runnable("nbgrader wrote no autograded notebook for it")
     if job.isolation == "kernel":
-        return Outcome("graded", notes=_timeout_notes(graded, job.timeout))
-    try:
-        verdicts = json.loads((dest / VERDICTS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return not_runnable("nbgrader wrote no verdicts for it")
+        # The checks ran in the student's kernel and printed their near misses there.
+        verdicts = _near_misses_in(graded)
+        notes = _timeout_notes(graded, job.timeout)
+    else:
+        try:
+            found = json.loads((dest / VERDICTS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return not_runnable("nbgrader wrote no verdicts for it")
+        verdicts, notes = found["verdicts"], found["notes"]
     with lock, Gradebook(course.db_url, "cnn-course") as gb:
-        record_verdicts(gb, job.assignment, job.student, job.assignment, verdicts["verdicts"])
-    return Outcome("graded", notes=verdicts["notes"])
+        record_verdicts(
+            gb, job.assignment, job.student, job.assignment, verdicts, job.near_miss_credit
+        )
+    return Outcome("graded", notes=notes)
 
 
-def record_verdicts(gb, assignment: str, student: str, notebook: str, verdicts: list[dict]) -> None:
-    """Write the grader's verdicts into nbgrader's gradebook (auto_score of each test cell)."""
+def record_verdicts(
+    gb,
+    assignment: str,
+    student: str,
+    notebook: str,
+    verdicts: list[dict],
+    near_miss_credit: float = 0.5,
+) -> None:
+    """Write the grader's verdicts into nbgrader's gradebook (auto_score of each test cell):
+    its score, or for a test cell that passed with a near miss, ``near_miss_credit`` of its
+    points."""
     for verdict in verdicts:
         try:
             grade = gb.find_grade(verdict["grade_id"], notebook, assignment, student)
         except Exception:
             continue
-        grade.auto_score = verdict["score"]
+        score = verdict["score"]
+        if verdict.get("near_miss") and score:
+            score = round(score * near_miss_credit, 6)
+        grade.auto_score = score
         grade.needs_manual_grade = False
     gb.db.commit()
+
+
+#: The first line a check prints for a near miss (autograder.checks._engine.run_cases).
+_NEAR_MISS_LINE = re.compile(r"^\S+: near miss on case ")
+_HINT_ID = re.compile(r"\[([a-z0-9_]+/[a-z0-9_]+)\]")
+
+
+def _near_misses_in(graded: Path) -> list[dict]:
+    """The verdicts of the test cells of a notebook graded in the student's kernel that passed
+    with a near miss, read from what their checks printed (in that isolation, as everything,
+    the student's own process could forge it; it can only lower the score)."""
+    import nbformat
+
+    found = []
+    for cell in nbformat.read(str(graded), as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+            continue
+        outputs = cell.get("outputs", [])
+        if any(o.get("output_type") == "error" for o in outputs):
+            continue
+        text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+        lines = [line for line in text.splitlines() if _NEAR_MISS_LINE.match(line)]
+        if lines:
+            ids = _HINT_ID.findall(text)
+            points = float(meta.get("points", 0) or 0)
+            found.append({"grade_id": meta["grade_id"], "score": points, "near_miss": ids or lines})
+    return found
 
 
 def _nbgrader_config(course: Course, job: Job, lock: GradebookLock):

@@ -120,6 +120,27 @@ def fails_each_mistake(mistakes: Sequence[tuple[Callable, tuple, str]]) -> Calla
     return test
 
 
+def gives_a_near_miss(near_misses: Sequence[tuple[Callable, tuple, str]]) -> Callable:
+    """A test: ``check(*impls)`` passes with a near miss for each ``(check, impls, expected)``
+    (a hint identifier), prints it, and does not raise: the test cell earns part of its
+    points."""
+
+    @pytest.mark.parametrize(
+        "check, impls, expected", near_misses, ids=[_label(m) for m in near_misses]
+    )
+    def test(check, impls, expected, capsys):
+        from autograder.checks import _engine
+
+        _engine.NEAR_MISSES.clear()
+        result = check(*impls)
+        assert result.near_miss == expected and _engine.NEAR_MISSES == [expected]
+        printed = capsys.readouterr().out
+        assert "near miss" in printed and f"[{expected}]" in printed
+        _engine.NEAR_MISSES.clear()
+
+    return test
+
+
 def assert_names_the_mistake(message: str, expected: str) -> None:
     """``message`` carries the hint ``expected`` (an identifier), or matches it (a regex)."""
     if HINT_ID.fullmatch(expected):

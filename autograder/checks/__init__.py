@@ -4,7 +4,7 @@ diagnosis otherwise. ``_engine`` is the machinery they all share.
 
 One module per topic, in notebook order: arithmetic (01); layers, convolution, pooling and
 losses (02); optim (03); batchnorm, initialization and normalization (04); architectures (05);
-transfer (06); detection (07).
+transfer (06); detection, grid_detector and segmentation (07).
 """
 
 from autograder.checks import (
@@ -13,12 +13,14 @@ from autograder.checks import (
     batchnorm,
     convolution,
     detection,
+    grid_detector,
     initialization,
     layers,
     losses,
     normalization,
     optim,
     pooling,
+    segmentation,
     transfer,
 )
 from autograder.checks.architectures import *  # noqa: F401,F403
@@ -26,12 +28,14 @@ from autograder.checks.arithmetic import *  # noqa: F401,F403
 from autograder.checks.batchnorm import *  # noqa: F401,F403
 from autograder.checks.convolution import *  # noqa: F401,F403
 from autograder.checks.detection import *  # noqa: F401,F403
+from autograder.checks.grid_detector import *  # noqa: F401,F403
 from autograder.checks.initialization import *  # noqa: F401,F403
 from autograder.checks.layers import *  # noqa: F401,F403
 from autograder.checks.losses import *  # noqa: F401,F403
 from autograder.checks.normalization import *  # noqa: F401,F403
 from autograder.checks.optim import *  # noqa: F401,F403
 from autograder.checks.pooling import *  # noqa: F401,F403
+from autograder.checks.segmentation import *  # noqa: F401,F403
 from autograder.checks.transfer import *  # noqa: F401,F403
 
 __all__ = [
@@ -49,6 +53,8 @@ __all__ = [
         architectures,
         transfer,
         detection,
+        grid_detector,
+        segmentation,
     )
     for name in module.__all__
 ]

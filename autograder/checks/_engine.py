@@ -156,10 +156,14 @@ def select_cases(
 @dataclass(frozen=True)
 class Hint:
     """A diagnosis a detector proved: ``id`` is the mistake's name within its exercise
-    (``flipped_kernel``), so its full identifier is ``<exercise>/<id>``."""
+    (``flipped_kernel``), so its full identifier is ``<exercise>/<id>``. A ``near_miss`` is a
+    mistake in a contract detail only (the values are right after a reshape, a type that loses
+    nothing): a check whose every failing case is one passes with part of the points."""
 
     id: str
     text: str
+    near_miss: bool = False
+    generic: bool = False  # a diagnosis of any answer, which an exercise's own mistake overrides
 
 
 @dataclass(frozen=True)
@@ -173,10 +177,11 @@ class Mistake:
     id: str
     hint: str
     predict: Callable[..., Any]
+    near_miss: bool = False
 
     @property
     def as_hint(self) -> Hint:
-        return Hint(self.id, self.hint)
+        return Hint(self.id, self.hint, self.near_miss)
 
 
 class NotApplicable(Exception):
@@ -211,10 +216,14 @@ class CaseFailure(Exception):
         self.hint = hint
         self.difference = difference
 
+    def noted(self, note: str) -> CaseFailure:
+        """The same failure with a line of explanation added to its message."""
+        return CaseFailure(f"{self}\n  {note}", self.hint, self.difference)
+
     def with_hint(self, hint: Hint | None) -> CaseFailure:
         """The same failure explained by ``hint`` (unchanged when ``hint`` is None or a hint is
-        already there)."""
-        if hint is None or self.hint is not None:
+        already there, unless that one is generic: an exercise's own mistake says more)."""
+        if hint is None or (self.hint is not None and not self.hint.generic):
             return self
         return CaseFailure(str(self), hint, self.difference)
 
@@ -366,6 +375,7 @@ def compare_arrays(
     """
     if got.shape != expected.shape:
         message = f"{what} has shape {got.shape}, expected {expected.shape}."
+        # NHWC first: with one channel it is right after a reshape too, yet wrong for more.
         if (
             swapped_layout_hint
             and got.ndim == 4
@@ -374,6 +384,8 @@ def compare_arrays(
             == (expected.shape[0], expected.shape[2], expected.shape[3], expected.shape[1])
         ):
             raise CaseFailure(message, CHANNELS_LAST)
+        if got.size == expected.size and matches(got.reshape(expected.shape), expected, tol):
+            raise CaseFailure(message, shape_only(what, got.shape, expected.shape))
         raise CaseFailure(message)
     difference = Difference(what, expected, got) if got.ndim else None
     bad = ~np.isfinite(got) & np.isfinite(expected)
@@ -398,11 +410,24 @@ def compare_arrays(
     return relative_error(got, expected)
 
 
+def shape_only(what: str, got: tuple, expected: tuple) -> Hint:
+    """The near miss of an answer whose values are right in another shape of the same size."""
+    return Hint(
+        "shape_only",
+        f"the values of {what} are right, only its shape is not: return shape {expected}, not "
+        f"{got} (.reshape({', '.join(str(n) for n in expected)}), or keepdims where you "
+        "reduce). This earns part of the points; the shape earns the rest.",
+        near_miss=True,
+        generic=True,
+    )
+
+
 #: The hint of an answer in channels-last layout (any exercise whose answer is NCHW).
 CHANNELS_LAST = Hint(
     "channels_last",
     "that is NHWC (channels last, as in Keras/TensorFlow); this course uses NCHW "
     "(N, C, H, W), as PyTorch does.",
+    generic=True,
 )
 
 
@@ -527,6 +552,7 @@ class CheckResult:
     total: int
     largest_error: float | None = 0.0
     notes: list[str] = field(default_factory=list)
+    near_miss: str | None = None  # the hint identifier of a near miss
 
     def line(self) -> str:
         error = (
@@ -718,13 +744,17 @@ class Returns:
     def __call__(self, attempt: Attempt, case: Case) -> float:
         if self.pure:
             attempt.unchanged(case)
-        got = self.answer(attempt, attempt.call_case(case))
+        value = attempt.call_case(case)
+        got = self.answer(attempt, value)
+        tols = self._tolerances(attempt, value)
         args, kwargs = case.fresh()
         expected = self.twin(*args, **kwargs)
         try:
             if len(self.names) == 1:
-                return self._compare(got, expected, self.names[0])
-            return max(self._compare(g, e, n) for g, e, n in zip(got, expected, self.names))
+                return self._compare(got, expected, self.names[0], tols[0])
+            return max(
+                self._compare(g, e, n, t) for g, e, n, t in zip(got, expected, self.names, tols)
+            )
         except CaseFailure as failure:
             args, kwargs = case.fresh()
             hint = diagnose(self.mistakes, args, got, kwargs=kwargs)
@@ -732,11 +762,19 @@ class Returns:
                 hint = self.explain(attempt, case, got)
             raise failure.with_hint(hint) from None
 
-    def _compare(self, got: np.ndarray, expected: Any, what: str) -> float:
+    def _compare(self, got: np.ndarray, expected: Any, what: str, tol: Tolerance) -> float:
         expected = np.asarray(expected, dtype=np.float64)
         return compare_arrays(
-            got, expected, what=what, tol=tolerance_for(got), swapped_layout_hint=self.layout_hint
+            got, expected, what=what, tol=tol, swapped_layout_hint=self.layout_hint
         )
+
+    def _tolerances(self, attempt: Attempt, value: Any) -> list[Tolerance]:
+        """The tolerance of each compared part, from its own dtype (float32 is judged as such;
+        ``answer`` has already refused anything but real ndarrays)."""
+        if not self.parts:
+            return [tolerance_for(value)]
+        items = dict(zip(self.parts, value))
+        return [tolerance_for(items[name]) for name in self.names]
 
     def answer(self, attempt: Attempt, value: Any) -> Any:
         """The compared part(s) of a returned value, as float64 arrays."""
@@ -771,23 +809,36 @@ class Backward:
         *forward_args, dout = case.fresh()[0]
         forward_name = attempt.names[0]
         try:
-            _, cache = attempt.forward(Case(case.name, tuple(forward_args)), which=0)
+            out, cache = attempt.forward(Case(case.name, tuple(forward_args)), which=0)
         except CaseFailure as failure:
             raise CaseFailure(
                 f"{failure}\n  {attempt.name} needs the cache of a working {forward_name}: fix "
                 f"{forward_name} first.",
                 failure.hint,
+                failure.difference,
             ) from None
         value = attempt.call((dout.copy(), cache), which=1)
-        got = (value,) if len(self.grads) == 1 else attempt.tuple(value, self.grads)
-        twin_cache = self.forward_twin(*(to_tensor(a) for a in forward_args))[1]
+        answers = (value,) if len(self.grads) == 1 else attempt.tuple(value, self.grads)
+        twin_out, twin_cache = self.forward_twin(*(to_tensor(a) for a in forward_args))
         expected = to_numpy(self.backward_twin(to_tensor(dout), twin_cache))
         expected = (expected,) if len(self.grads) == 1 else expected
         args = (*case.fresh()[0],)
         error = 0.0
-        for grad, g, e in zip(self.grads, got, expected):
-            g = attempt.array(g, grad)
-            error = max(error, attempt.compare(g, e, grad, self.mistakes.get(grad, ()), args))
+        for grad, answer, e in zip(self.grads, answers, expected):
+            got = attempt.array(answer, grad)
+            mistakes = self.mistakes.get(grad, ())
+            tol = tolerance_for(answer)  # the answer's own dtype: float32 is judged as such
+            try:
+                error = max(error, attempt.compare(got, e, grad, mistakes, args, tol=tol))
+            except CaseFailure as failure:
+                if matches(out, to_numpy(twin_out), FLOAT32):
+                    raise
+                raise failure.noted(
+                    f"Your {forward_name} gives a wrong out on this very case (its own check says "
+                    f"how), so {attempt.name} was checked with the cache of a broken forward "
+                    f"(caches are yours alone): fix {forward_name} first, then check "
+                    f"{attempt.name} again."
+                ) from None
         return error
 
 
@@ -876,6 +927,14 @@ def hint_line(exercise: str, hint: Hint) -> str:
     return f"Hint: {hint.text} [{exercise}/{hint.id}]"
 
 
+#: What a check prints first for a near miss; the grader reads it in the student's kernel.
+NEAR_MISS = "near miss"
+#: The near misses of the checks run in this process, as hint identifiers, in order. The
+#: grader clears it before a test cell runs and reads it after (autograder.isolation.verdicts):
+#: a test cell that passes with a near miss earns the course's share of its points.
+NEAR_MISSES: list[str] = []
+
+
 def run_cases(
     attempt: Attempt,
     cases: Sequence[Case],
@@ -911,8 +970,15 @@ def run_cases(
         )
     if failures:
         case, failure = failures[0]
-        count = f"{len(failures)} of {len(cases)} {kind} cases fail; the first is shown"
-        lines = [f'{name}: case "{case.name}" failed ({count}).']
+        near_miss = all(f.hint is not None and f.hint.near_miss for _, f in failures)
+        count = f"{len(failures)} of {len(cases)} {kind} cases"
+        if near_miss:
+            lines = [
+                f'{name}: {NEAR_MISS} on case "{case.name}" ({count} are right but for this '
+                "one detail; the first is shown): this earns part of the points."
+            ]
+        else:
+            lines = [f'{name}: case "{case.name}" failed ({count} fail; the first is shown).']
         inputs = case.describe(attempt.exercise.args)
         if inputs:
             lines.append(f"  inputs: {inputs}")
@@ -922,6 +988,12 @@ def run_cases(
         lines.extend(
             "  " + line if not line.startswith("  ") else line for line in body.splitlines()
         )
+        if near_miss:
+            NEAR_MISSES.append(f"{attempt.exercise.name}/{failure.hint.id}")
+            result.near_miss = NEAR_MISSES[-1]
+            if not quiet:
+                print("\n".join(lines))
+            return result
         error = AssertionError("\n".join(lines))
         error.difference = failure.difference
         raise error

@@ -76,7 +76,13 @@ class IntAnswer:
     def _answer(attempt: Attempt, case: Case, expected: int | ValueError) -> int | ValueError:
         """The student's int; a ValueError is an answer too where one is expected."""
         if not isinstance(expected, ValueError):
-            return attempt.integer(attempt.call_case(case))
+            value = attempt.call_case(case)
+            try:
+                return attempt.integer(value)
+            except CaseFailure as failure:
+                if isinstance(value, (float, np.floating)) and value == expected:
+                    raise CaseFailure(str(failure), FLOAT_FOR_INT) from None
+                raise
         try:
             value = attempt.call_case(case)
         except CaseFailure as failure:
@@ -96,6 +102,16 @@ class IntAnswer:
                 ) from None
             raise
         return attempt.integer(value)
+
+
+#: The near miss of a right size, count or padding returned as a float (4.0 for 4).
+FLOAT_FOR_INT = Hint(
+    "float_for_int",
+    "the number is right but it is a float: sizes, paddings and counts are ints. This earns "
+    "part of the points; return int(...) (or use //, once you know the division is exact) "
+    "for all of them.",
+    near_miss=True,
+)
 
 
 # conv_output_size

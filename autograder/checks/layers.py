@@ -208,10 +208,12 @@ AFFINE_BACKWARD = Exercise(
                 Mistake(
                     "dx_not_reshaped",
                     "dx must have x's original shape (N, d_1, ..., d_k): reshape dout @ w.T back "
-                    "with .reshape(x.shape).",
+                    "with .reshape(x.shape). Its values are right, so this earns part of the "
+                    "points.",
                     lambda x, w, b, dout: (
                         (dout @ w.T).reshape(x.shape[0], -1) if x.ndim > 2 else not_applicable()
                     ),
+                    near_miss=True,
                 )
             ],
             "dw": [

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder.checks._engine import Difference, difference_png
+from autograder.checks._engine import NEAR_MISSES, Difference, difference_png
 from autograder.course import KERNEL_LOST_ERROR_NAME, TIMEOUT_ERROR_NAME
 from autograder.isolation.client import KernelClient
 from autograder.isolation.proxies import proxy_subjects
@@ -67,6 +67,8 @@ class Verdict:
         passed: the cell ran without an exception in the grader.
         reason: for a failed cell, the first line of what went wrong.
         timed_out: the cell was stopped at its deadline.
+        near_miss: the hint identifiers of the near misses a passed cell's checks found
+            (it earns the course's share of its points, ``autograder.grade.record_verdicts``).
     """
 
     grade_id: str
@@ -74,9 +76,11 @@ class Verdict:
     passed: bool
     reason: str = ""
     timed_out: bool = False
+    near_miss: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
+        """The points before any near-miss share: ``points`` when it passed, else 0."""
         return self.points if self.passed else 0.0
 
 
@@ -179,6 +183,7 @@ def run_test_cell(
     captured = io.StringIO()
     outputs: list[dict] = []
     verdict = Verdict(grade_id, points, True)
+    NEAR_MISSES.clear()
     try:
         with client.deadline(timeout) as state:
             values = client.snapshot([n for n in wanted if n not in grader_side])
@@ -213,6 +218,9 @@ def run_test_cell(
         if state["interrupted"]:
             verdict = Verdict(grade_id, points, False, f"timed out after {timeout:g} s", True)
             outputs.append(_timeout_output(timeout))
+        elif NEAR_MISSES:
+            verdict = Verdict(grade_id, points, True, near_miss=list(dict.fromkeys(NEAR_MISSES)))
+    NEAR_MISSES.clear()
     if captured.getvalue():
         outputs.insert(0, {"output_type": "stream", "name": "stdout", "text": captured.getvalue()})
     if client.lost is None:

@@ -13,9 +13,19 @@ from autograder.checks import (
     check_padding_for,
     check_receptive_field,
 )
-from tests.check_harness import fails_each_mistake, passes_the_solution
+from tests.check_harness import fails_each_mistake, gives_a_near_miss, passes_the_solution
 from tests.solutions import load_solutions
 from tests.wrong import arithmetic as wrong
+
+test_a_right_number_returned_as_a_float_is_a_near_miss = gives_a_near_miss(
+    [
+        (
+            check_conv_output_size,
+            (wrong.conv_output_size_returns_float,),
+            "conv_output_size/float_for_int",
+        )
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +60,6 @@ test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mista
             "conv_output_size/one_sided_padding",
         ),
         (check_conv_output_size, (wrong.conv_output_size_asserts,), "raise ValueError instead"),
-        (check_conv_output_size, (wrong.conv_output_size_returns_float,), "return an int"),
         (check_padding_for, (wrong.padding_for_same_ceil,), "padding_for/same_ceil"),
         (check_padding_for, (wrong.padding_for_full_twice,), "padding_for/full_both_sides"),
         (check_padding_for, (wrong.padding_for_even_same_allowed,), "must raise ValueError"),

@@ -15,6 +15,7 @@ from course_utils import reference
 from tests.check_harness import (
     assert_names_the_mistake,
     fails_each_mistake,
+    gives_a_near_miss,
     numpy_twin,
     passes_implementations,
     passes_the_solution,
@@ -60,13 +61,18 @@ test_check_passes_numpy_wrappers_of_the_reference_twins = passes_implementations
     allow_torch=True,
 )
 
+test_a_right_dx_of_the_wrong_shape_is_a_near_miss = gives_a_near_miss(
+    [
+        (
+            checks.check_affine_backward,
+            (CORRECT.affine_forward, wrong.affine_backward_dx_not_reshaped),
+            "affine_backward/dx_not_reshaped",
+        )
+    ]
+)
+
 MISTAKES = [
     (checks.check_affine_forward, (wrong.affine_forward_no_flatten,), "affine_forward/no_flatten"),
-    (
-        checks.check_affine_backward,
-        (CORRECT.affine_forward, wrong.affine_backward_dx_not_reshaped),
-        "affine_backward/dx_not_reshaped",
-    ),
     (
         checks.check_affine_backward,
         (CORRECT.affine_forward, wrong.affine_backward_dw_transposed),
@@ -198,3 +204,20 @@ def test_a_banned_backward_fails_even_behind_a_correct_forward():
 
     with pytest.raises(AssertionError, match="course_utils.reference"):
         checks.check_relu_backward(CORRECT.relu_forward, relu_backward)
+
+
+def test_a_right_backward_after_a_broken_forward_is_told_to_fix_the_forward_first():
+    def relu_forward(x):
+        return np.abs(x), np.abs(x)  # a wrong out, and a cache that is not x
+
+    with pytest.raises(AssertionError) as failure:
+        checks.check_relu_backward(relu_forward, CORRECT.relu_backward)
+    message = str(failure.value)
+    assert "relu_forward gives a wrong out on this very case" in message
+    assert "fix relu_forward first" in message
+
+
+def test_a_wrong_backward_after_a_right_forward_gets_no_such_note():
+    with pytest.raises(AssertionError) as failure:
+        checks.check_relu_backward(CORRECT.relu_forward, wrong.relu_backward_gate_includes_zero)
+    assert "broken forward" not in str(failure.value)
