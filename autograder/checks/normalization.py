@@ -4,9 +4,10 @@ normalisation of feature maps. (Kaiming's initialisation is checked in ``initial
 Each check is an ``Exercise``: its cases, the PyTorch twin in
 ``course_utils.reference.normalization`` (compared in float64) and the known mistakes, run by
 the engine in ``_engine``. Layer and group normalisation are batch normalisation's formula
-over other axes, so their mistakes are predicted by one NumPy normaliser (``_standardised``)
-given the axes a mistake takes its statistics over. A backward check gives the student's
-backward only the cache that the same student's forward returned (``Backward``).
+over other axes, so their mistakes are predicted by the NumPy layer that the batch-norm checks
+use too (``_normalization.normalised`` and ``staged_backward``), given the values a mistake
+takes its statistics over. A backward check gives the student's backward only the cache that
+the same student's forward returned (``Backward``).
 
 Every check applies the banned-library rule: no PyTorch, ``course_utils`` or SciPy inside a
 NumPy exercise.
@@ -15,26 +16,22 @@ NumPy exercise.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from autograder.checks._engine import (
-    Attempt,
     Backward,
     Case,
-    CaseFailure,
     CheckResult,
     Exercise,
     Mistake,
     NotApplicable,
     Returns,
     check,
-    matches,
     not_applicable,
-    tolerance_for,
     twin,
 )
+from autograder.checks._normalization import backward_mistake, normalised
 from course_utils.reference import normalization as reference
 
 __all__ = [
@@ -60,64 +57,26 @@ def _eps(param: dict) -> float:
     return param.get("eps", DEFAULT_EPS)
 
 
-def _standardised(values: np.ndarray, axis, eps: float, ddof: int = 0) -> np.ndarray:
-    """(values - mean) / sqrt(var + eps), the statistics over ``axis`` (kept), variance with
+_ONE, _ZERO = np.ones(1), np.zeros(1)
+
+
+def _x_hat(values: np.ndarray, axes: tuple[int, ...], eps: float, ddof: int = 0) -> np.ndarray:
+    """(values - mean) / sqrt(var + eps), the statistics over ``axes``, the variance with
     ``ddof`` (0: biased, as the contract says; 1: unbiased)."""
-    mu = values.mean(axis=axis, keepdims=True)
-    var = values.var(axis=axis, ddof=ddof, keepdims=True)
-    return (values - mu) / np.sqrt(var + eps)
+    return normalised(values, _ONE, _ZERO, eps, axes, ddof=ddof)
 
 
-def _closed_form_backward(
-    dx_hat: np.ndarray,
-    x_hat: np.ndarray,
-    inv_std: np.ndarray,
-    axis,
-    mean_term: bool = True,
-    var_term: bool = True,
+def _closed_form_dx(
+    dx_hat: np.ndarray, values: np.ndarray, eps: float, stats: int, sums: int, mean_term=True
 ) -> np.ndarray:
-    """dx = inv_std * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat)), the means over
-    ``axis``; without the path through the mean (``mean_term``) or the variance (``var_term``)."""
-    dx = dx_hat
+    """dx = (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat)) / sqrt(var + eps), x_hat
+    and var taken over axis ``stats`` of ``values``, the two means over axis ``sums`` (the same
+    axis when right); without the path through the mean when not ``mean_term``."""
+    x_hat = _x_hat(values, (stats,), eps)
+    dx = dx_hat - x_hat * (dx_hat * x_hat).mean(axis=sums, keepdims=True)
     if mean_term:
-        dx = dx - dx_hat.mean(axis=axis, keepdims=True)
-    if var_term:
-        dx = dx - x_hat * (dx_hat * x_hat).mean(axis=axis, keepdims=True)
-    return dx * inv_std
-
-
-def _inv_std(values: np.ndarray, axis, eps: float) -> np.ndarray:
-    return 1.0 / np.sqrt(values.var(axis=axis, keepdims=True) + eps)
-
-
-@dataclass(frozen=True)
-class ForwardFirst:
-    """Judge a backward pass with ``Backward``; when it fails and the student's forward (whose
-    cache it was given) computes a wrong out on the same inputs, say that the forward must be
-    fixed first (a wrong cache makes any backward wrong)."""
-
-    backward: Backward
-
-    def __call__(self, attempt: Attempt, case: Case) -> float:
-        try:
-            return self.backward(attempt, case)
-        except CaseFailure as failure:
-            *forward_args, _ = case.fresh()[0]
-            expected = twin(self.backward.forward_twin, *forward_args)[0]
-            try:
-                out, _ = attempt.forward(Case(case.name, tuple(forward_args)), which=0)
-            except CaseFailure:
-                raise failure from None  # the forward failed to run: Backward has said so
-            if matches(out, expected, tolerance_for(out)):
-                raise failure from None
-            forward = attempt.names[0]
-            raise CaseFailure(
-                f"{failure}\n  {forward} computes a wrong out on these inputs too, and "
-                f"{attempt.name} was given its cache: fix {forward} first (its own check names "
-                "its mistake).",
-                failure.hint,
-                failure.difference,
-            ) from None
+        dx = dx - dx_hat.mean(axis=sums, keepdims=True)
+    return dx / np.sqrt(values.var(axis=stats, keepdims=True) + eps)
 
 
 def _with_dout(
@@ -213,10 +172,6 @@ def _hidden_layernorm_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _layer_normalised(x, eps: float, axis: int = 1, ddof: int = 0) -> np.ndarray:
-    return _standardised(x, axis, eps, ddof)
-
-
 _LN_ARGS = ("x", "gamma", "beta", "ln_param")
 LAYERNORM_FORWARD = Exercise(
     "layernorm_forward",
@@ -233,15 +188,15 @@ LAYERNORM_FORWARD = Exercise(
                 "your output is batch normalisation: the statistics were taken over the batch "
                 "(axis 0), one per feature. Layer norm takes one mean and variance per example, "
                 "over its D features (axis=1, keepdims=True).",
-                lambda x, gamma, beta, p: gamma * _layer_normalised(x, _eps(p), axis=0) + beta,
+                lambda x, gamma, beta, p: normalised(x, gamma, beta, _eps(p), (0,)),
             ),
             Mistake(
                 "unbiased_var",
                 "your variance was divided by D - 1; layer norm uses the biased variance "
                 "(divide by D), as batch norm does.",
-                lambda x, gamma, beta, p: gamma * _layer_normalised(x, _eps(p), ddof=1) + beta,
+                lambda x, gamma, beta, p: normalised(x, gamma, beta, _eps(p), (1,), ddof=1),
             ),
-            _affine_before_normalising(lambda values, p: _layer_normalised(values, _eps(p))),
+            _affine_before_normalising(lambda values, p: _x_hat(values, (1,), _eps(p))),
         ),
     ),
 )
@@ -255,51 +210,46 @@ def check_layernorm_forward(layernorm_forward: Callable, cases: str = "public") 
     return LAYERNORM_FORWARD.run(cases, layernorm_forward)
 
 
-def _ln_x_hat(x, p) -> tuple[np.ndarray, np.ndarray]:
-    return _layer_normalised(x, _eps(p)), _inv_std(x, 1, _eps(p))
-
-
-def _ln_dx(x, gamma, beta, p, dout, **terms) -> np.ndarray:
-    """Layer norm's dx, the means over each example's features (axis 1) unless ``axis`` says."""
-    x_hat, inv_std = _ln_x_hat(x, p)
-    return _closed_form_backward(dout * gamma, x_hat, inv_std, **{"axis": 1, **terms})
-
-
 LAYERNORM_BACKWARD = Exercise(
     "layernorm_backward",
     args=(*_LN_ARGS, "dout"),
     public=_with_dout(_layernorm_cases, 4102, names=[c.name for c in _layernorm_cases()[1:]]),
     hidden=_hidden_with_dout(_hidden_layernorm_cases),
-    judge=ForwardFirst(
-        Backward(
-            reference.layernorm_forward,
-            reference.layernorm_backward,
-            ("dx", "dgamma", "dbeta"),
-            {
-                "dx": [
-                    Mistake(
-                        "no_mean_terms",
-                        "dx lacks the path through each example's mean: subtract sum_j dx_hat / D "
-                        "(the sum over the features j of the example) before scaling.",
-                        lambda *args: _ln_dx(*args, mean_term=False),
+    judge=Backward(
+        reference.layernorm_forward,
+        reference.layernorm_backward,
+        ("dx", "dgamma", "dbeta"),
+        {
+            "dx": [
+                backward_mistake(
+                    "no_mean_terms",
+                    "dx lacks the path through each example's mean: subtract sum_j dx_hat / D "
+                    "(the sum over the features j of the example) before scaling.",
+                    "dx",
+                    (1,),
+                    dmu_path=False,
+                ),
+                backward_mistake(
+                    "direct_path_only",
+                    "your dx is only dx_hat / sqrt(var + eps): the paths through mu and var "
+                    "are missing. Each x_nj reaches the loss through x_hat_nj, but also "
+                    "through the mean and the variance of its row.",
+                    "dx",
+                    (1,),
+                    dmu_path=False,
+                    dvar_path=False,
+                ),
+                Mistake(
+                    "sums_over_batch_axis",
+                    "the sums in dx run over the batch, as in batch norm's backward; in "
+                    "layer norm they run over each example's features (axis=1); only dgamma "
+                    "and dbeta sum over the batch.",
+                    lambda x, gamma, beta, p, dout: _closed_form_dx(
+                        dout * gamma, x, _eps(p), stats=1, sums=0
                     ),
-                    Mistake(
-                        "direct_path_only",
-                        "your dx is only dx_hat / sqrt(var + eps): the paths through mu and var "
-                        "are missing. Each x_nj reaches the loss through x_hat_nj, but also "
-                        "through the mean and the variance of its row.",
-                        lambda *args: _ln_dx(*args, mean_term=False, var_term=False),
-                    ),
-                    Mistake(
-                        "sums_over_batch_axis",
-                        "the sums in dx run over the batch, as in batch norm's backward; in "
-                        "layer norm they run over each example's features (axis=1); only dgamma "
-                        "and dbeta sum over the batch.",
-                        lambda *args: _ln_dx(*args, axis=0),
-                    ),
-                ],
-            },
-        )
+                ),
+            ],
+        },
     ),
     functions=("layernorm_forward", "layernorm_backward"),
 )
@@ -382,7 +332,7 @@ def _by_channel_groups(x: np.ndarray, group_of: np.ndarray, eps: float, ddof: in
     x_hat = np.empty_like(x)
     for g in np.unique(group_of):
         channels = group_of == g
-        x_hat[:, channels] = _standardised(x[:, channels], (1, 2, 3), eps, ddof)
+        x_hat[:, channels] = _x_hat(x[:, channels], (1, 2, 3), eps, ddof)
     return x_hat
 
 
@@ -406,7 +356,7 @@ def _groups_of_positions(x, gamma, beta, G, p) -> np.ndarray:
     if G == 1 or h * w == 1:
         raise NotApplicable
     rows = x.transpose(0, 2, 3, 1).reshape(n, G, -1)  # (N, G, H*W*C/G), NHWC order
-    x_hat = _standardised(rows, 2, _eps(p)).reshape(n, h, w, c).transpose(0, 3, 1, 2)
+    x_hat = _x_hat(rows, (2,), _eps(p)).reshape(n, h, w, c).transpose(0, 3, 1, 2)
     return gamma * x_hat + beta
 
 
@@ -470,8 +420,7 @@ def _gn_dx(x, gamma, beta, G, p, dout, **terms) -> np.ndarray:
     n, c, h, w = x.shape
     rows = x.reshape(n, G, -1)  # (N, G, C/G*H*W): one row per example and group
     dx_hat = (dout * gamma).reshape(n, G, -1)
-    x_hat, inv_std = _standardised(rows, 2, _eps(p)), _inv_std(rows, 2, _eps(p))
-    return _closed_form_backward(dx_hat, x_hat, inv_std, 2, **terms).reshape(x.shape)
+    return _closed_form_dx(dx_hat, rows, _eps(p), stats=2, sums=2, **terms).reshape(x.shape)
 
 
 def _gn_parameter_grads(x, gamma, beta, G, p, dout) -> tuple[np.ndarray, np.ndarray]:
@@ -483,7 +432,7 @@ def _gn_parameter_grads(x, gamma, beta, G, p, dout) -> tuple[np.ndarray, np.ndar
 
 
 _DGAMMA_SHAPE_C = (
-    "dgamma and dbeta have the right values but shape (C,); return gamma's shape (1, C, 1, 1) "
+    "the values are right but of shape (C,): dgamma and dbeta have gamma's shape (1, C, 1, 1) "
     "(sum with keepdims=True)."
 )
 
@@ -492,37 +441,37 @@ SPATIAL_GROUPNORM_BACKWARD = Exercise(
     args=(*_GN_ARGS, "dout"),
     public=_with_dout(_groupnorm_cases, 4104, names=[c.name for c in _groupnorm_cases()[1:6]]),
     hidden=_hidden_with_dout(_hidden_groupnorm_cases),
-    judge=ForwardFirst(
-        Backward(
-            reference.spatial_groupnorm_forward,
-            reference.spatial_groupnorm_backward,
-            ("dx", "dgamma", "dbeta"),
-            {
-                "dx": [
-                    Mistake(
-                        "no_mean_terms",
-                        "dx lacks the path through each group's mean: subtract the mean of dx_hat "
-                        "over the group's C/G*H*W values before scaling.",
-                        lambda *args: _gn_dx(*args, mean_term=False),
-                    ),
-                ],
-                # A near miss: the right values, after a reshape.
-                "dgamma": [
-                    Mistake(
-                        "dgamma_shape_c",
-                        _DGAMMA_SHAPE_C,
-                        lambda *args: _gn_parameter_grads(*args)[0].ravel(),
-                    )
-                ],
-                "dbeta": [
-                    Mistake(
-                        "dgamma_shape_c",
-                        _DGAMMA_SHAPE_C,
-                        lambda *args: _gn_parameter_grads(*args)[1].ravel(),
-                    )
-                ],
-            },
-        )
+    judge=Backward(
+        reference.spatial_groupnorm_forward,
+        reference.spatial_groupnorm_backward,
+        ("dx", "dgamma", "dbeta"),
+        {
+            "dx": [
+                Mistake(
+                    "no_mean_terms",
+                    "dx lacks the path through each group's mean: subtract the mean of dx_hat "
+                    "over the group's C/G*H*W values before scaling.",
+                    lambda *args: _gn_dx(*args, mean_term=False),
+                ),
+            ],
+            # A near miss: the right values, after a reshape; it earns part of the points.
+            "dgamma": [
+                Mistake(
+                    "dgamma_shape_c",
+                    _DGAMMA_SHAPE_C,
+                    lambda *args: _gn_parameter_grads(*args)[0].ravel(),
+                    near_miss=True,
+                )
+            ],
+            "dbeta": [
+                Mistake(
+                    "dgamma_shape_c",
+                    _DGAMMA_SHAPE_C,
+                    lambda *args: _gn_parameter_grads(*args)[1].ravel(),
+                    near_miss=True,
+                )
+            ],
+        },
     ),
     functions=("spatial_groupnorm_forward", "spatial_groupnorm_backward"),
 )
