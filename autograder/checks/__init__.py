@@ -3,8 +3,9 @@
 diagnosis otherwise. ``_engine`` is the machinery they all share.
 
 One module per topic, in notebook order: arithmetic (01); layers, convolution, pooling, losses,
-convnet and training (02); optim (03); batchnorm (04); architectures and resnet (05);
-random_augment, augment and transfer (06); detection, grid_detector and segmentation (07).
+convnet and training (02); optim (03); batchnorm, initialization and normalization (04);
+architectures and resnet (05); random_augment, augment and transfer (06); detection,
+grid_detector and segmentation (07).
 """
 
 from autograder.checks import (
@@ -16,8 +17,10 @@ from autograder.checks import (
     convolution,
     detection,
     grid_detector,
+    initialization,
     layers,
     losses,
+    normalization,
     optim,
     pooling,
     random_augment,
@@ -34,8 +37,10 @@ from autograder.checks.convnet import *  # noqa: F401,F403
 from autograder.checks.convolution import *  # noqa: F401,F403
 from autograder.checks.detection import *  # noqa: F401,F403
 from autograder.checks.grid_detector import *  # noqa: F401,F403
+from autograder.checks.initialization import *  # noqa: F401,F403
 from autograder.checks.layers import *  # noqa: F401,F403
 from autograder.checks.losses import *  # noqa: F401,F403
+from autograder.checks.normalization import *  # noqa: F401,F403
 from autograder.checks.optim import *  # noqa: F401,F403
 from autograder.checks.pooling import *  # noqa: F401,F403
 from autograder.checks.random_augment import *  # noqa: F401,F403
@@ -56,6 +61,8 @@ __all__ = [
         training,
         optim,
         batchnorm,
+        initialization,
+        normalization,
         architectures,
         resnet,
         random_augment,

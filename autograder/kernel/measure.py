@@ -419,6 +419,35 @@ def calls_with_fresh_generators(func: Callable, calls: Sequence) -> dict:
     return report
 
 
+@measurement
+def draws(func: Callable, calls: Sequence) -> dict:
+    """``func(*args, np.random.default_rng(seed), **kwargs)`` for each ``[args, kwargs, seed]``
+    of ``calls``, every call made whatever the others did (a generator's keyword arguments,
+    such as ``gain``, follow it; an exception may be the answer, such as a ``ValueError``).
+
+    The report holds ``results``, one per call: ``{"output": ..., "dtype": ...}`` for a real
+    ndarray (its values as float64, its own dtype's name), ``{"error": ...}`` when the call
+    raised (see ``error_report``), ``{"odd": ...}`` for any other answer (see ``_odd_answer``).
+    """
+    import copy
+
+    results: list[dict] = []
+    for args, kwargs, seed in calls:
+        try:
+            value = func(
+                *copy.deepcopy(list(args)), np.random.default_rng(seed), **copy.deepcopy(kwargs)
+            )
+        except Exception as exc:
+            results.append({"error": error_report(exc, "call")})
+            continue
+        if _real_array(value):
+            output = np.array(value, dtype=np.float64, copy=True)
+            results.append({"output": output, "dtype": str(value.dtype)})
+        else:
+            results.append({"odd": _odd_answer(value)})
+    return {"results": results}
+
+
 # --- models with EfficientNet's layout ----------------------------------------------------------
 # A spec is plain data: ("small", blocks, width, head_width, classes) for a small network with
 # EfficientNet's attribute names, or ("lite0", classes) for EfficientNet-Lite0 (the package

@@ -55,6 +55,13 @@ from course_utils.reference.modules import (
     ReLU,
     small_cnn,
 )
+from course_utils.reference.normalization import (
+    kaiming_normal,
+    layernorm_backward,
+    layernorm_forward,
+    spatial_groupnorm_backward,
+    spatial_groupnorm_forward,
+)
 from course_utils.reference.optim import (
     UpdateRuleOptimizer,
     adagrad,
@@ -106,6 +113,11 @@ __all__ = [
     "batchnorm_backward_alt",
     "spatial_batchnorm_forward",
     "spatial_batchnorm_backward",
+    "layernorm_forward",
+    "layernorm_backward",
+    "spatial_groupnorm_forward",
+    "spatial_groupnorm_backward",
+    "kaiming_normal",
     # nn.Module layers on the twins
     "Conv2d",
     "ReLU",
