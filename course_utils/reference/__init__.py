@@ -7,6 +7,7 @@ input's device and in its dtype. They are the oracle of every autograder check.
 
 from course_utils.reference import architectures as _architectures
 from course_utils.reference import detection as _detection
+from course_utils.reference import evaluation as _evaluation
 from course_utils.reference.architectures import *  # noqa: F403  (notebook 05's models)
 from course_utils.reference.arithmetic import (
     conv_output_size,
@@ -24,6 +25,7 @@ from course_utils.reference.batchnorm import (
     spatial_batchnorm_forward,
 )
 from course_utils.reference.detection import *  # noqa: F403  (notebook 07)
+from course_utils.reference.evaluation import *  # noqa: F403  (notebook 07: anchors, AP)
 from course_utils.reference.layers import (
     affine_backward,
     affine_forward,
@@ -113,4 +115,4 @@ __all__ = [
     "Affine",
     "small_cnn",
 ]
-__all__ += [*_architectures.__all__, *_detection.__all__]
+__all__ += [*_architectures.__all__, *_detection.__all__, *_evaluation.__all__]
