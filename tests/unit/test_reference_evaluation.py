@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from course_utils.reference import evaluation as ref
+from tests.solutions import load_solutions
 
 DOUBLE = torch.float64
 
@@ -505,3 +506,60 @@ def test_mean_average_precision_refuses_mismatched_images_and_labels():
         ref.mean_average_precision(detections, ground_truth[:1], 3)
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
         ref.mean_average_precision(detections, ground_truth, 1)
+
+
+# --- the notebook's NumPy solutions agree with the twins -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def solutions():
+    return load_solutions("07_detection_segmentation")
+
+
+def _numpy(scene):
+    dets, gts = scene
+    return (
+        [tuple(t.numpy() for t in d) for d in dets],
+        [tuple(t.numpy() for t in g) for g in gts],
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_notebook_solutions_equal_the_twins_on_random_scenes(solutions, seed):
+    rng = np.random.default_rng(200 + seed)
+    scene = _random_scene(rng, num_images=5, num_classes=3, integer_scores=seed % 2 == 0)
+    dets, gts = _numpy(scene)
+    for method, threshold in itertools.product(("all", "11point"), (0.5, 0.75)):
+        got_map, got_per_class = solutions.mean_average_precision(dets, gts, 3, threshold, method)
+        want_map, want_per_class = ref.mean_average_precision(*scene, 3, threshold, method)
+        assert isinstance(got_per_class, np.ndarray) and got_per_class.dtype == np.float64
+        np.testing.assert_allclose(
+            got_per_class, want_per_class.numpy(), rtol=1e-12, equal_nan=True
+        )
+        assert got_map == pytest.approx(want_map, rel=1e-12, nan_ok=True)
+    for (boxes, scores, _), (gt_boxes, _) in zip(*scene):
+        got_tp, got_order = solutions.match_detections(
+            boxes.numpy(), scores.numpy(), gt_boxes.numpy()
+        )
+        want_tp, want_order = ref.match_detections(boxes, scores, gt_boxes)
+        assert got_order.tolist() == want_order.tolist() and got_tp.tolist() == want_tp.tolist()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_notebook_anchors_and_average_precision_equal_the_twins(solutions, seed):
+    rng = np.random.default_rng(300 + seed)
+    hw = tuple(int(v) for v in rng.integers(1, 6, 2))
+    stride = float(rng.choice([4, 8, 16, 12.5]))
+    sizes = tuple(rng.uniform(8, 200, int(rng.integers(1, 4))))
+    ratios = tuple(rng.uniform(0.2, 5, int(rng.integers(1, 5))))
+    got = solutions.generate_anchors(hw, stride, sizes, ratios)
+    assert isinstance(got, np.ndarray) and got.dtype == np.float64
+    np.testing.assert_allclose(
+        got, ref.generate_anchors(hw, stride, sizes, ratios).numpy(), rtol=1e-12, atol=1e-12
+    )
+    tp = rng.uniform(size=int(rng.integers(0, 30))) < 0.5
+    num_gt = int(tp.sum() + rng.integers(0, 4))
+    for method in ("all", "11point"):
+        got_ap = solutions.average_precision(tp, num_gt, method)
+        want_ap = ref.average_precision(torch.from_numpy(tp), num_gt, method)
+        assert got_ap == pytest.approx(want_ap, rel=1e-12, abs=1e-15, nan_ok=True)
