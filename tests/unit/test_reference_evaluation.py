@@ -508,6 +508,37 @@ def test_mean_average_precision_refuses_mismatched_images_and_labels():
         ref.mean_average_precision(detections, ground_truth, 1)
 
 
+# --- devices and dtypes ---------------------------------------------------------------------------
+
+
+def test_the_twins_take_float32_and_give_the_float64_answers():
+    detections, ground_truth = _worked_map_example()
+    as_float32 = [(b.float(), s.float(), lab) for b, s, lab in detections]
+    gt_float32 = [(b.float(), lab) for b, lab in ground_truth]
+    mean_ap, per_class = ref.mean_average_precision(as_float32, gt_float32, 3)
+    assert mean_ap == pytest.approx(2 / 3) and per_class.dtype == DOUBLE
+    tp, order = ref.match_detections(DETECTIONS.float(), SCORES.float(), GT.float())
+    assert tp.tolist() == [True, True, False, False, False] and order.tolist() == [1, 2, 3, 0, 4]
+
+
+@pytest.mark.cuda
+def test_the_evaluation_twins_run_on_cuda():
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    anchors = ref.generate_anchors((1, 2), 16, (8, 16), (0.25, 1.0, 4.0), device="cuda")
+    assert anchors.device.type == "cuda"
+    assert anchors.cpu().equal(ref.generate_anchors((1, 2), 16, (8, 16), (0.25, 1.0, 4.0)))
+    tp, order = ref.match_detections(DETECTIONS.cuda(), SCORES.cuda(), GT.cuda())
+    assert tp.device.type == order.device.type == "cuda"
+    assert tp.tolist() == [True, True, False, False, False] and order.tolist() == [1, 2, 3, 0, 4]
+    assert ref.average_precision(torch.tensor(TP, device="cuda"), 4) == pytest.approx(59 / 84)
+    detections, ground_truth = _worked_map_example()
+    on_cuda = [tuple(t.cuda() for t in d) for d in detections]
+    gt_cuda = [tuple(t.cuda() for t in g) for g in ground_truth]
+    mean_ap, per_class = ref.mean_average_precision(on_cuda, gt_cuda, 3)
+    assert per_class.device.type == "cuda" and mean_ap == pytest.approx(2 / 3)
+
+
 # --- the notebook's NumPy solutions agree with the twins -----------------------------------------
 
 
