@@ -156,9 +156,9 @@ def test_wrong_average_precisions_still_agree_on_the_edge_cases(impl):
     "impl, expected_map",
     [
         # Image 1's class-1 detection (0.7) takes image 1's class-0 box: class 1 gets two true
-        # positives (tp = [1, 1], the wrong implementation divides by 2 to stay defined),
-        # AP 1, and mAP (5/6 + 1) / 2 = 11/12.
-        (wrong.mean_average_precision_class_agnostic, 11 / 12),
+        # positives for its one box, tp = [1, 1], recall 1 then 2, AP 1 + 1 = 2 (above 1, a
+        # sign of the mistake), and mAP (5/6 + 2) / 2 = 17/12.
+        (wrong.mean_average_precision_class_agnostic, 17 / 12),
         # Class 2 (no ground truth) counted as 0: (5/6 + 1/2 + 0) / 3 = 4/9.
         (wrong.mean_average_precision_absent_classes_zero, 4 / 9),
         # Per image: image 0 has class 0 tp = [1, 0] (AP 1) and class 1 tp = [1] (AP 1); image

@@ -344,7 +344,7 @@ def _map(detections, ground_truth, num_classes, iou_threshold, method, agnostic=
         if num_gt:
             ranked = np.argsort(-np.concatenate(scores_c), kind="stable")
             tp_all = np.concatenate(tp_c)[ranked]
-            ap_per_class[c] = _area(tp_all, max(num_gt, int(tp_all.sum())), method)
+            ap_per_class[c] = _area(tp_all, num_gt, method)
         elif absent is not None:
             ap_per_class[c] = absent
     present = ~np.isnan(ap_per_class)
