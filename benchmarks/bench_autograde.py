@@ -99,7 +99,7 @@ def main() -> None:
         for course in (plain, sequential, ours):
             if _graded_count(course) != args.n:
                 raise RuntimeError(f"{course.root}: not every submission was graded")
-    from autograder.sandbox import detect_protections
+    from autograder.isolation.sandbox import detect_protections
 
     print(f"autograde {args.n} submissions of the tiny assignment ({os.cpu_count()} CPUs):")
     print(f"  plain nbgrader autograde:               {plain_s / args.n:6.2f} s per submission")

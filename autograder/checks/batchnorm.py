@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autograder.checks import _rules
+from autograder.checks import _legacy_rules as _rules
 from autograder.checks._compare import (
     Case,
     CaseFailure,
@@ -46,6 +46,7 @@ from autograder.checks._compare import (
     select_cases,
     tolerance_for,
 )
+from autograder.checks._engine import check
 from course_utils.reference import batchnorm as twins
 
 __all__ = [
@@ -527,6 +528,7 @@ def _hidden_flat_forward_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+@check
 def check_batchnorm_forward(batchnorm_forward: Callable, cases: str = "public") -> CheckResult:
     """Check ``batchnorm_forward(x, gamma, beta, bn_param) -> (out, cache)``, x (N, D).
 
@@ -616,6 +618,7 @@ def _hidden_spatial_forward_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+@check
 def check_spatial_batchnorm_forward(
     spatial_batchnorm_forward: Callable, cases: str = "public"
 ) -> CheckResult:
@@ -786,6 +789,7 @@ def _hidden_flat_backward_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+@check
 def check_batchnorm_backward(
     batchnorm_forward: Callable, batchnorm_backward: Callable, cases: str = "public"
 ) -> CheckResult:
@@ -836,6 +840,7 @@ def _hidden_spatial_backward_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+@check
 def check_spatial_batchnorm_backward(
     spatial_batchnorm_forward: Callable, spatial_batchnorm_backward: Callable, cases: str = "public"
 ) -> CheckResult:

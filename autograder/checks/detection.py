@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autograder.checks import _rules
+from autograder.checks import _legacy_rules as _rules
 from autograder.checks._compare import (
     Case,
     CaseFailure,
@@ -35,6 +35,7 @@ from autograder.checks._compare import (
     select_cases,
     tolerance_for,
 )
+from autograder.checks._engine import check
 from course_utils.reference import detection as reference
 
 __all__ = [
@@ -191,6 +192,7 @@ _IOU_MISTAKES = [
 ]
 
 
+@check
 def check_box_iou(box_iou: Callable, cases: str = "public") -> CheckResult:
     """Check ``box_iou(boxes1, boxes2) -> (N, M)``: IoU of boxes (x1, y1, x2, y2) in continuous
     coordinates (area (x2 - x1) * (y2 - y1)), as torchvision.ops.box_iou."""
@@ -375,6 +377,7 @@ def _check_keep(
     return _guarded(name, [impl], run)
 
 
+@check
 def check_nms(nms: Callable, cases: str = "public") -> CheckResult:
     """Check ``nms(boxes, scores, iou_threshold) -> keep``: int64 indices of the kept boxes in
     decreasing score order; a box is dropped when its IoU with a kept box is > iou_threshold."""
@@ -429,6 +432,7 @@ def _batched_grouped_by_class(boxes, scores, labels, iou_threshold):
     return keep[np.argsort(labels[keep], kind="stable")]
 
 
+@check
 def check_batched_nms(batched_nms: Callable, cases: str = "public") -> CheckResult:
     """Check ``batched_nms(boxes, scores, labels, iou_threshold) -> keep``: NMS within each
     class, kept indices (int64) in decreasing score order, as torchvision.ops.batched_nms."""
@@ -573,6 +577,7 @@ def _hidden_encode_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+@check
 def check_encode_boxes(encode_boxes: Callable, cases: str = "public") -> CheckResult:
     """Check ``encode_boxes(boxes, labels, grid_size, num_classes, image_size) -> target``
     (5 + C, S, S): [tx, ty, tw, th, objectness, one-hot class] in the cell of each centre."""
@@ -703,6 +708,7 @@ def _hidden_yolo_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+@check
 def check_yolo_loss(yolo_loss: Callable, cases: str = "public") -> CheckResult:
     """Check ``yolo_loss(pred, target, lambda_coord=5.0, lambda_noobj=0.5) -> (loss, dpred)``:
     position (sigmoid), scale, objectness (BCE, no-object cells weighted lambda_noobj) and class
@@ -788,6 +794,7 @@ def _pixel_scaled(by: Callable[[np.ndarray], int]) -> Callable:
     return predict
 
 
+@check
 def check_pixel_softmax_loss(pixel_softmax_loss: Callable, cases: str = "public") -> CheckResult:
     """Check ``pixel_softmax_loss(scores, y) -> (loss, dscores)``: scores (N, C, H, W), labels
     (N, H, W); softmax cross-entropy over axis 1 averaged over all N * H * W pixels."""
@@ -967,6 +974,7 @@ def _hidden_transpose_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+@check
 def check_conv_transpose_forward(
     conv_transpose_forward: Callable, cases: str = "public"
 ) -> CheckResult:

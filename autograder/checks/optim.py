@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autograder.checks import _rules
+from autograder.checks import _legacy_rules as _rules
 from autograder.checks._compare import (
     FLOAT32,
     FLOAT64,
@@ -46,6 +46,7 @@ from autograder.checks._compare import (
     select_cases,
     tolerance_for,
 )
+from autograder.checks._engine import check
 from course_utils import reference
 from course_utils.reference import optim as reference_optim
 
@@ -500,6 +501,7 @@ def _sgd_uphill(w, dw, config=None):
     return w + config["learning_rate"] * dw, config
 
 
+@check
 def check_sgd(sgd: Callable, cases: str = "public") -> CheckResult:
     """Check ``sgd(w, dw, config=None) -> (next_w, config)``: ``w - learning_rate * dw``."""
     spec = _Optimizer(
@@ -560,6 +562,7 @@ MOMENTUM_SIGN_HINT = (
 )
 
 
+@check
 def check_sgd_momentum(sgd_momentum: Callable, cases: str = "public") -> CheckResult:
     """Check ``sgd_momentum``: ``v = momentum * v - learning_rate * dw; next_w = w + v``."""
     spec = _Optimizer(
@@ -649,6 +652,7 @@ EPS_INSIDE_HINT = (
 )
 
 
+@check
 def check_adagrad(adagrad: Callable, cases: str = "public") -> CheckResult:
     """Check ``adagrad``: ``cache += dw**2; next_w = w - lr * dw / (sqrt(cache) + epsilon)``."""
     spec = _Optimizer(
@@ -682,6 +686,7 @@ def _cache_start(rng: np.random.Generator, shape: tuple) -> dict:
     return {"cache": rng.uniform(0.1, 2.0, size=shape)}
 
 
+@check
 def check_rmsprop(rmsprop: Callable, cases: str = "public") -> CheckResult:
     """Check ``rmsprop``: ``cache = rho * cache + (1 - rho) * dw**2``, then AdaGrad's step."""
     spec = _Optimizer(
@@ -744,6 +749,7 @@ ADAM_LATE_T_HINT = (
 )
 
 
+@check
 def check_adam(adam: Callable, cases: str = "public") -> CheckResult:
     """Check ``adam``: moments m, v, ``t += 1`` first, bias-corrected step, epsilon outside."""
     spec = _Optimizer(
