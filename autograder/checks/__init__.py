@@ -3,7 +3,8 @@
 diagnosis otherwise. ``_engine`` is the machinery they all share.
 
 One module per topic, in notebook order: arithmetic (01); layers, convolution, pooling and
-losses (02); optim (03); batchnorm (04); architectures (05); transfer (06); detection (07).
+losses (02); optim (03); batchnorm (04); architectures (05); transfer (06); detection and
+evaluation (07).
 """
 
 from autograder.checks import (
@@ -12,6 +13,7 @@ from autograder.checks import (
     batchnorm,
     convolution,
     detection,
+    evaluation,
     layers,
     losses,
     optim,
@@ -23,6 +25,7 @@ from autograder.checks.arithmetic import *  # noqa: F401,F403
 from autograder.checks.batchnorm import *  # noqa: F401,F403
 from autograder.checks.convolution import *  # noqa: F401,F403
 from autograder.checks.detection import *  # noqa: F401,F403
+from autograder.checks.evaluation import *  # noqa: F401,F403
 from autograder.checks.layers import *  # noqa: F401,F403
 from autograder.checks.losses import *  # noqa: F401,F403
 from autograder.checks.optim import *  # noqa: F401,F403
@@ -42,6 +45,7 @@ __all__ = [
         architectures,
         transfer,
         detection,
+        evaluation,
     )
     for name in module.__all__
 ]
