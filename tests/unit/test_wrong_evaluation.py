@@ -120,6 +120,35 @@ def test_each_wrong_matching_differs_from_the_reference_on_the_worked_example(im
     assert tp.tolist() == expected_tp != right_tp
 
 
+def test_matching_to_the_best_free_box_lets_a_duplicate_claim_a_second_box():
+    # Both detections overlap GT 0 best; the second overlaps GT 1 by 85/115 too, and the third
+    # is GT 0 again. Right: [T, F, F]; the best free box gives the second GT 1.
+    boxes = np.array([[0.0, 0, 10, 10], [0.5, 0, 10.5, 10], [0, 0, 10, 10]])
+    scores = np.array([0.9, 0.8, 0.7])
+    gt = np.array([[0.0, 0, 10, 10], [2, 0, 12, 10]])
+    tp, order = wrong.match_detections_best_free_box(boxes, scores, gt, 0.5)
+    right_tp, _ = ref.match_detections(*(torch.from_numpy(a) for a in (boxes, scores, gt)), 0.5)
+    assert right_tp.tolist() == [True, False, False]
+    assert tp.tolist() == [True, True, False]
+
+
+def test_verdicts_stored_by_detection_are_the_right_verdicts_in_input_order():
+    right_tp, order = _reference_match()
+    tp, got_order = wrong.match_detections_tp_by_detection(DETECTIONS, SCORES, GT, 0.5)
+    assert got_order.tolist() == order
+    assert tp.tolist() == [False, True, True, False, False]  # detections 1 and 2
+    assert tp[order].tolist() == right_tp
+
+
+def test_wrong_sorts_give_the_ascending_order_or_reverse_equal_scores():
+    _, order = _reference_match()
+    assert wrong.match_detections_ascending_order(DETECTIONS, SCORES, GT)[1].tolist() == order[::-1]
+    equal = np.array([0.7, 0.7, 0.7])
+    boxes = np.array([[50.0, 50, 60, 60], [0, 0, 10, 10], [0, 0, 10, 10]])
+    tp, order = wrong.match_detections_unstable_sort(boxes, equal, GT[:1])
+    assert order.tolist() == [2, 1, 0] and tp.tolist() == [True, False, False]
+
+
 # --- average_precision ---------------------------------------------------------------------------
 
 
@@ -149,6 +178,11 @@ def test_wrong_average_precisions_still_agree_on_the_edge_cases(impl):
     assert impl(np.array([True, True]), 2) == pytest.approx(1.0)
 
 
+def test_average_precision_zero_without_ground_truth_differs_only_there():
+    assert wrong.average_precision_zero_without_ground_truth(np.zeros(2, dtype=bool), 0) == 0.0
+    assert wrong.average_precision_zero_without_ground_truth(TP, 4) == pytest.approx(59 / 84)
+
+
 # --- mean_average_precision ----------------------------------------------------------------------
 
 
@@ -174,3 +208,23 @@ def test_each_wrong_mean_average_precision_differs_from_the_reference(impl, expe
     assert got_map != pytest.approx(right_map)
     assert got_map == pytest.approx(expected_map)
     assert got_per_class.shape == (3,)
+
+
+def test_scores_left_in_input_order_pair_the_flags_with_the_wrong_detections():
+    # Image 0 lists its class-0 detections worst first: tp = [T, F] is for scores [0.9, 0.5],
+    # not [0.5, 0.9]. Ranked with image 1's false positive (0.7): right tp [T, F, F], AP 1;
+    # mispaired [F, F, T], AP 1/3.
+    detections = [
+        (np.array([[1.0, 1, 11, 11], [0, 0, 10, 10]]), np.array([0.5, 0.9]), np.array([0, 0])),
+        (np.array([[50.0, 50, 60, 60]]), np.array([0.7]), np.array([0])),
+    ]
+    ground_truth = [
+        (np.array([[0.0, 0, 10, 10]]), np.array([0])),
+        (np.zeros((0, 4)), np.zeros(0, dtype=np.int64)),
+    ]
+    right_map, _ = ref.mean_average_precision(*_torch_scene(detections, ground_truth), 1)
+    got_map, _ = wrong.mean_average_precision_scores_not_reordered(detections, ground_truth, 1)
+    assert right_map == pytest.approx(1.0)
+    assert got_map == pytest.approx(1 / 3)
+    worked = wrong.mean_average_precision_scores_not_reordered(*_map_example(), 3)[0]
+    assert worked == pytest.approx(2 / 3)  # each image's detections already best first

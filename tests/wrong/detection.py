@@ -1,7 +1,8 @@
 """Deliberately wrong implementations of notebook 07's functions, one per common mistake.
 
 Each must FAIL its check, and the check's hint must name the mistake
-(tests/unit/test_checks_detection.py).
+(tests/unit/test_checks_detection.py; the evaluation exercises in
+tests/unit/test_checks_evaluation.py).
 """
 
 import warnings
@@ -279,6 +280,57 @@ def match_detections_strict_threshold(boxes, scores, gt_boxes, iou_threshold=0.5
     return _match(boxes, scores, gt_boxes, iou_threshold, strict=True)
 
 
+def match_detections_best_free_box(boxes, scores, gt_boxes, iou_threshold=0.5):
+    # Takes the best ground-truth box NOT YET MATCHED, so a duplicate can claim another box.
+    order = np.argsort(-scores, kind="stable")
+    tp = np.zeros(len(order), dtype=bool)
+    matched = np.zeros(len(gt_boxes), dtype=bool)
+    for k, d in enumerate(order):
+        if matched.all():
+            break
+        iou = np.where(matched, -1.0, _iou(boxes[d : d + 1], gt_boxes)[0])
+        g = np.argmax(iou)
+        if iou[g] >= iou_threshold:
+            tp[k] = matched[g] = True
+    return tp, order
+
+
+def match_detections_tp_by_detection(boxes, scores, gt_boxes, iou_threshold=0.5):
+    # Right verdicts, stored at the detection's own index instead of its rank.
+    order = np.argsort(-scores, kind="stable")
+    tp = np.zeros(len(order), dtype=bool)
+    if len(gt_boxes):
+        iou = _iou(boxes, gt_boxes)
+        matched = np.zeros(len(gt_boxes), dtype=bool)
+        for d in order:
+            g = np.argmax(iou[d])
+            if iou[d, g] >= iou_threshold and not matched[g]:
+                tp[d] = matched[g] = True
+    return tp, order
+
+
+def _match_in(order, boxes, gt_boxes, iou_threshold):
+    tp = np.zeros(len(order), dtype=bool)
+    if len(gt_boxes):
+        iou = _iou(boxes[order], gt_boxes)
+        matched = np.zeros(len(gt_boxes), dtype=bool)
+        for k in range(len(order)):
+            g = np.argmax(iou[k])
+            if iou[k, g] >= iou_threshold and not matched[g]:
+                tp[k] = matched[g] = True
+    return tp, order
+
+
+def match_detections_ascending_order(boxes, scores, gt_boxes, iou_threshold=0.5):
+    # np.argsort sorts upwards: the least confident detection is visited first.
+    return _match_in(np.argsort(scores), boxes, gt_boxes, iou_threshold)
+
+
+def match_detections_unstable_sort(boxes, scores, gt_boxes, iou_threshold=0.5):
+    # Descending by reversing an ascending sort: equal scores come out in reverse input order.
+    return _match_in(np.argsort(scores)[::-1], boxes, gt_boxes, iou_threshold)
+
+
 # --- average precision (average_precision/<mistake>) -------------------------------------------
 
 
@@ -321,6 +373,13 @@ def average_precision_over_detections(tp, num_gt, method="all"):
     return _area(tp, num_gt, method, over_detections=True)
 
 
+def average_precision_zero_without_ground_truth(tp, num_gt, method="all"):
+    # Guards the division by num_gt with an AP of 0 instead of nan.
+    if num_gt == 0:
+        return 0.0
+    return _area(tp, num_gt, method)
+
+
 # --- mean average precision (mean_average_precision/<mistake>) ---------------------------------
 
 
@@ -328,7 +387,16 @@ def _solution_match(boxes, scores, gt_boxes, iou_threshold):
     return _match(boxes, scores, gt_boxes, iou_threshold)
 
 
-def _map(detections, ground_truth, num_classes, iou_threshold, method, agnostic=False, absent=None):
+def _map(
+    detections,
+    ground_truth,
+    num_classes,
+    iou_threshold,
+    method,
+    agnostic=False,
+    absent=None,
+    reorder=True,
+):
     ap_per_class = np.full(num_classes, np.nan)
     for c in range(num_classes):
         scores_c, tp_c, num_gt = [], [], 0
@@ -338,7 +406,7 @@ def _map(detections, ground_truth, num_classes, iou_threshold, method, agnostic=
             tp, order = _solution_match(
                 boxes[mine], scores[mine], gt_boxes[candidates], iou_threshold
             )
-            scores_c.append(scores[mine][order])
+            scores_c.append(scores[mine][order] if reorder else scores[mine])
             tp_c.append(tp)
             num_gt += int(theirs.sum())
         if num_gt:
@@ -377,3 +445,10 @@ def mean_average_precision_per_image(
         ap_per_class = np.nanmean(np.array(per_image), axis=0)
     present = ~np.isnan(ap_per_class)
     return (float(ap_per_class[present].mean()) if present.any() else float("nan")), ap_per_class
+
+
+def mean_average_precision_scores_not_reordered(
+    detections, ground_truth, num_classes, iou_threshold=0.5, method="all"
+):
+    # Pairs match_detections' tp (in score order) with the scores in their input order.
+    return _map(detections, ground_truth, num_classes, iou_threshold, method, reorder=False)
