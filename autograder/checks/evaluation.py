@@ -169,7 +169,6 @@ _WORKED_BOXES = np.array(
     [[1.0, 0, 11, 10], [0, 0, 10, 10], [20, 0, 30, 5], [40, 0, 50, 10], [21, 0, 31, 10]]
 )
 _WORKED_SCORES = np.array([0.6, 0.9, 0.8, 0.7, 0.5])
-_MATCH_ARGS = ("boxes", "scores", "gt_boxes", "iou_threshold")
 
 
 def _random_boxes(rng: np.random.Generator, count: int, extent: float = 100.0) -> np.ndarray:
@@ -494,12 +493,12 @@ def _proved(
 
 def _judge_match(attempt: Attempt, case: Case) -> None:
     """order exactly the twin's, then tp exactly the twin's, as booleans."""
-    attempt.unchanged(case)
+    attempt.unchanged(case)  # it must not change its inputs in place
     tp, order = attempt.tuple(attempt.call_case(case), ("tp", "order"))
     args = case.fresh()[0]
-    expected_tp, expected_order = _matched(*args)
-    got_order = _as_order(order, attempt.name, len(expected_order))
-    got_tp = _as_flags(tp, attempt.name, len(expected_tp))
+    expected_tp, expected_order = _matched(*args)  # the twin
+    got_order = _as_order(order, attempt.name, len(expected_order))  # integer indices
+    got_tp = _as_flags(tp, attempt.name, len(expected_tp))  # bool, or 0 and 1
     try:
         _compare_order(got_order, expected_order, args[1])
         _compare_flags(got_tp, expected_tp, got_order)
@@ -509,7 +508,7 @@ def _judge_match(attempt: Attempt, case: Case) -> None:
 
 MATCH_DETECTIONS = Exercise(
     "match_detections",
-    args=_MATCH_ARGS,
+    args=("boxes", "scores", "gt_boxes", "iou_threshold"),
     public=_match_cases,
     hidden=_hidden_match_cases,
     judge=_judge_match,
