@@ -557,7 +557,9 @@ def _hidden_ap_cases(rng: np.random.Generator) -> list[Case]:
     """Six rankings of 1 to 40 detections, each a true positive with a chance falling from 0.9
     at the top to 0.1 at the bottom (so the envelope matters), both methods; num_gt is the
     true positives plus 0 to 3, never a multiple of 5, so no recall but 0, 0.5 and 1 lands
-    exactly on an 11-point threshold t = k / 10. Then no detections, and no ground truth."""
+    exactly on an 11-point threshold t = k / 10, and the grade does not hinge on how the
+    thresholds are built (np.arange(0, 1.1, 0.1), as in the VOC devkit's Python ports, misses a
+    recall of exactly 0.3). Then no detections, and no ground truth."""
     cases = []
     for i in range(6):
         count = int(rng.integers(1, 41))
