@@ -5,7 +5,7 @@ diagnosis otherwise. ``_engine`` is the machinery they all share.
 One module per topic, in notebook order: arithmetic (01); layers, convolution, pooling, losses,
 convnet and training (02); optim (03); batchnorm, initialization and normalization (04);
 architectures and resnet (05); random_augment, augment and transfer (06); detection,
-grid_detector and segmentation (07).
+grid_detector, matching, evaluation and segmentation (07).
 """
 
 from autograder.checks import (
@@ -16,10 +16,12 @@ from autograder.checks import (
     convnet,
     convolution,
     detection,
+    evaluation,
     grid_detector,
     initialization,
     layers,
     losses,
+    matching,
     normalization,
     optim,
     pooling,
@@ -36,10 +38,12 @@ from autograder.checks.batchnorm import *  # noqa: F401,F403
 from autograder.checks.convnet import *  # noqa: F401,F403
 from autograder.checks.convolution import *  # noqa: F401,F403
 from autograder.checks.detection import *  # noqa: F401,F403
+from autograder.checks.evaluation import *  # noqa: F401,F403
 from autograder.checks.grid_detector import *  # noqa: F401,F403
 from autograder.checks.initialization import *  # noqa: F401,F403
 from autograder.checks.layers import *  # noqa: F401,F403
 from autograder.checks.losses import *  # noqa: F401,F403
+from autograder.checks.matching import *  # noqa: F401,F403
 from autograder.checks.normalization import *  # noqa: F401,F403
 from autograder.checks.optim import *  # noqa: F401,F403
 from autograder.checks.pooling import *  # noqa: F401,F403
@@ -70,6 +74,8 @@ __all__ = [
         transfer,
         detection,
         grid_detector,
+        matching,
+        evaluation,
         segmentation,
     )
     for name in module.__all__

@@ -7,6 +7,7 @@ input's device and in its dtype. They are the oracle of every autograder check.
 
 from course_utils.reference import architectures as _architectures
 from course_utils.reference import detection as _detection
+from course_utils.reference import evaluation as _evaluation
 from course_utils.reference.architectures import *  # noqa: F403  (notebook 05's models)
 from course_utils.reference.arithmetic import (
     conv_output_size,
@@ -25,6 +26,7 @@ from course_utils.reference.batchnorm import (
 )
 from course_utils.reference.convnet import ThreeLayerConvNet, train_epoch
 from course_utils.reference.detection import *  # noqa: F403  (notebook 07)
+from course_utils.reference.evaluation import *  # noqa: F403  (notebook 07: anchors, AP)
 from course_utils.reference.layers import (
     affine_backward,
     affine_forward,
@@ -128,4 +130,4 @@ __all__ = [
     "Affine",
     "small_cnn",
 ]
-__all__ += [*_architectures.__all__, *_detection.__all__]
+__all__ += [*_architectures.__all__, *_detection.__all__, *_evaluation.__all__]
