@@ -7,6 +7,7 @@ input's device and in its dtype. They are the oracle of every autograder check.
 
 from course_utils.reference import architectures as _architectures
 from course_utils.reference import detection as _detection
+from course_utils.reference import evaluation as _evaluation
 from course_utils.reference.architectures import *  # noqa: F403  (notebook 05's models)
 from course_utils.reference.arithmetic import (
     conv_output_size,
@@ -23,7 +24,9 @@ from course_utils.reference.batchnorm import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
+from course_utils.reference.convnet import ThreeLayerConvNet, train_epoch
 from course_utils.reference.detection import *  # noqa: F403  (notebook 07)
+from course_utils.reference.evaluation import *  # noqa: F403  (notebook 07: anchors, AP)
 from course_utils.reference.layers import (
     affine_backward,
     affine_forward,
@@ -53,6 +56,13 @@ from course_utils.reference.modules import (
     MaxPool,
     ReLU,
     small_cnn,
+)
+from course_utils.reference.normalization import (
+    kaiming_normal,
+    layernorm_backward,
+    layernorm_forward,
+    spatial_groupnorm_backward,
+    spatial_groupnorm_forward,
 )
 from course_utils.reference.optim import (
     UpdateRuleOptimizer,
@@ -90,6 +100,8 @@ __all__ = [
     "svm_loss",
     "bce_loss",
     "eval_numerical_gradient_array",
+    "ThreeLayerConvNet",
+    "train_epoch",
     # notebook 03
     "sgd",
     "sgd_momentum",
@@ -103,6 +115,11 @@ __all__ = [
     "batchnorm_backward_alt",
     "spatial_batchnorm_forward",
     "spatial_batchnorm_backward",
+    "layernorm_forward",
+    "layernorm_backward",
+    "spatial_groupnorm_forward",
+    "spatial_groupnorm_backward",
+    "kaiming_normal",
     # nn.Module layers on the twins
     "Conv2d",
     "ReLU",
@@ -113,4 +130,4 @@ __all__ = [
     "Affine",
     "small_cnn",
 ]
-__all__ += [*_architectures.__all__, *_detection.__all__]
+__all__ += [*_architectures.__all__, *_detection.__all__, *_evaluation.__all__]
