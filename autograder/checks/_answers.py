@@ -5,6 +5,8 @@ nothing of the student's functions.
   drawn at grading time from ``hidden_rng`` (seeded by the grader's secret).
 - ``Hint`` and ``Mistake``: a diagnosis with a stable identifier, and a known mistake as what
   the mistaken code would compute; ``diagnose`` and ``same`` match an answer to them.
+  ``Raises``: a known mistake recognised from the exception it raises (``RAISES``, those of
+  every exercise).
 - ``CaseFailure``: a failed case's diagnosis body, its hint and the arrays that differ.
 - Answers as plain data (``expect_tuple``, ``as_float64_array``, ``as_int``, ``as_float``),
   compared in float64 at the answer's own tolerance (``compare_arrays``, ``Tolerance``).
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import warnings
 import zlib
 from collections.abc import Callable, Sequence
@@ -162,6 +165,43 @@ class NotApplicable(Exception):
 def not_applicable() -> Any:
     """``raise NotApplicable`` as an expression, for a prediction written as a lambda."""
     raise NotApplicable
+
+
+@dataclass(frozen=True)
+class Raises:
+    """A known mistake recognised from the exception it raises, not from an answer: the error
+    report's type (``ValueError``) and a regular expression its message matches
+    (``autograder.kernel.measure.error_report`` gives both, wherever the code ran).
+
+    An ``Exercise`` lists its own (``raises``); ``RAISES`` are those of every exercise.
+    """
+
+    id: str
+    hint: str
+    type: str
+    message: str
+
+    def matches(self, error: dict) -> bool:
+        return error.get("type") == self.type and bool(
+            re.search(self.message, str(error.get("message", "")))
+        )
+
+    @property
+    def as_hint(self) -> Hint:
+        return Hint(self.id, self.hint)
+
+
+#: Sizes and indices computed with ``/`` (a float in Python 3, even when the division is exact)
+#: and then given to range(), np.zeros() or an index: Python names the float in its message.
+FLOAT_DIVISION = Raises(
+    "float_division",
+    "a size or an index is a float: in Python 3, / always gives a float (6 / 2 is 3.0, not 3), "
+    "and range(), np.zeros() and indexing refuse floats. Compute sizes and indices with integer "
+    "division //, e.g. H_out = 1 + (H + 2 * pad - HH) // stride.",
+    "TypeError",
+    r"'(float|numpy\.float\d*)' object cannot be interpreted as an integer",
+)
+RAISES = (FLOAT_DIVISION,)
 
 
 @dataclass(frozen=True)

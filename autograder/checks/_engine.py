@@ -49,7 +49,6 @@ import contextlib
 import copy
 import functools
 import io
-import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +63,8 @@ from autograder.checks._answers import (  # noqa: F401 (the engine's names, in o
     CHANNELS_LAST,
     FLOAT32,
     FLOAT64,
+    FLOAT_DIVISION,
+    RAISES,
     RTOL_FLOAT32,
     RTOL_FLOAT64,
     Case,
@@ -72,6 +73,7 @@ from autograder.checks._answers import (  # noqa: F401 (the engine's names, in o
     Hint,
     Mistake,
     NotApplicable,
+    Raises,
     Tolerance,
     as_float,
     as_float64_array,
@@ -194,43 +196,6 @@ class CheckResult:
     def _ipython_display_(self) -> None:
         # The check already printed its line; a test cell ending in a check shows it once.
         pass
-
-
-@dataclass(frozen=True)
-class Raises:
-    """A known mistake recognised from the exception it raises, not from an answer: the error
-    report's type (``ValueError``) and a regular expression its message matches
-    (``autograder.kernel.measure.error_report`` gives both, wherever the code ran).
-
-    An ``Exercise`` lists its own (``raises``); ``RAISES`` are those of every exercise.
-    """
-
-    id: str
-    hint: str
-    type: str
-    message: str
-
-    def matches(self, error: dict) -> bool:
-        return error.get("type") == self.type and bool(
-            re.search(self.message, str(error.get("message", "")))
-        )
-
-    @property
-    def as_hint(self) -> Hint:
-        return Hint(self.id, self.hint)
-
-
-#: Sizes and indices computed with ``/`` (a float in Python 3, even when the division is exact)
-#: and then given to range(), np.zeros() or an index: Python names the float in its message.
-FLOAT_DIVISION = Raises(
-    "float_division",
-    "a size or an index is a float: in Python 3, / always gives a float (6 / 2 is 3.0, not 3), "
-    "and range(), np.zeros() and indexing refuse floats. Compute sizes and indices with integer "
-    "division //, e.g. H_out = 1 + (H + 2 * pad - HH) // stride.",
-    "TypeError",
-    r"'(float|numpy\.float\d*)' object cannot be interpreted as an integer",
-)
-RAISES = (FLOAT_DIVISION,)
 
 
 def raised(
