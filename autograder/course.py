@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -46,6 +47,10 @@ DEFAULT_BUDGET = 1800
 # The share of a test's points that a near miss earns, unless the course's nbgrader_config.py
 # sets c.CnnCourse.near_miss_credit (`Course.near_miss_credit`).
 NEAR_MISS_CREDIT = 0.5
+#: A hint's identifier as the checks print it, at the end of the hint: `[exercise/mistake]`.
+HINT_ID = re.compile(r"\[([a-z0-9_]+/[a-z0-9_]+)\]")
+#: The line a check prints first for a near miss (autograder.checks._engine.run_cases).
+NEAR_MISS_LINE = re.compile(r"^\S+: near miss on case ", re.MULTILINE)
 
 # Where a source notebook declares them: its metadata
 # {"cnn_course": {"grading": {"cell_timeout": 60, "budget": 240}}} (seconds).

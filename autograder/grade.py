@@ -77,6 +77,8 @@ from autograder.course import (
     DEFAULT_BUDGET,
     DEFAULT_CELL_TIMEOUT,
     HIDDEN_SEED_VARIABLE,
+    HINT_ID,
+    NEAR_MISS_LINE,
     PROBLEM_FILE,
     SEED_FILE,
     TIMEOUT_ERROR_NAME,
@@ -688,11 +690,6 @@ def record_verdicts(
     gb.db.commit()
 
 
-#: The first line a check prints for a near miss (autograder.checks._engine.run_cases).
-_NEAR_MISS_LINE = re.compile(r"^\S+: near miss on case ")
-_HINT_ID = re.compile(r"\[([a-z0-9_]+/[a-z0-9_]+)\]")
-
-
 def _near_misses_in(graded: Path) -> list[dict]:
     """The verdicts of the test cells of a notebook graded in the student's kernel that passed
     with a near miss, read from what their checks printed (in that isolation, as everything,
@@ -708,9 +705,9 @@ def _near_misses_in(graded: Path) -> list[dict]:
         if any(o.get("output_type") == "error" for o in outputs):
             continue
         text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
-        lines = [line for line in text.splitlines() if _NEAR_MISS_LINE.match(line)]
+        lines = [line for line in text.splitlines() if NEAR_MISS_LINE.match(line)]
         if lines:
-            ids = _HINT_ID.findall(text)
+            ids = HINT_ID.findall(text)
             points = float(meta.get("points", 0) or 0)
             found.append({"grade_id": meta["grade_id"], "score": points, "near_miss": ids or lines})
     return found

@@ -35,7 +35,9 @@ from pathlib import Path
 
 from autograder.course import (
     COURSE_ID,
+    HINT_ID,
     KERNEL_LOST_ERROR_NAME,
+    NEAR_MISS_LINE,
     PROBLEM_FILE,
     TIMEOUT_ERROR_NAME,
     Course,
@@ -43,8 +45,6 @@ from autograder.course import (
     format_points,
 )
 
-#: A hint's identifier as the checks print it, at the end of the hint: `[exercise/mistake]`.
-HINT_ID = re.compile(r"\[([a-z0-9_]+/[a-z0-9_]+)\]")
 #: The sentence every banned-library refusal carries (autograder.kernel.rules.RULE).
 BANNED = "This is a NumPy exercise"
 
@@ -128,10 +128,12 @@ def failure_kind(output: dict) -> str:
 
 
 def cell_findings(cell: dict) -> tuple[list[str], list[str]]:
-    """(hint identifiers, failure kinds) in a graded test cell's outputs."""
+    """(hint identifiers, failure kinds) in a graded test cell's outputs: the hints of its
+    error, or, when it passed with a near miss (part of the points), the near miss's hint."""
     hints: list[str] = []
     kinds: list[str] = []
-    for output in cell.get("outputs", []):
+    outputs = cell.get("outputs", [])
+    for output in outputs:
         if output.get("output_type") != "error":
             continue
         found = HINT_ID.findall(_text(output.get("evalue")))
@@ -139,6 +141,10 @@ def cell_findings(cell: dict) -> tuple[list[str], list[str]]:
             hints.extend(found)
         else:
             kinds.append(failure_kind(output))
+    if not kinds and not hints:
+        printed = "".join(_text(o.get("text")) for o in outputs if o.get("output_type") == "stream")
+        if NEAR_MISS_LINE.search(printed):
+            hints.extend(HINT_ID.findall(printed))
     return list(dict.fromkeys(hints)), list(dict.fromkeys(kinds))
 
 

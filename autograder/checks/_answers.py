@@ -404,7 +404,7 @@ def compare_arrays(
         where = tuple(np.argwhere(bad)[0])
         raise CaseFailure(
             f"{what} holds {int(bad.sum())} non-finite value(s) (nan or inf), the first at "
-            f"{what}{_index(where)} where {expected[where]!r} was expected.",
+            f"{what}{_index(where)} where {expected[where]:.6g} was expected.",
             difference=difference,
         )
     if not matches(got, expected, tol):

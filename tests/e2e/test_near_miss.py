@@ -21,6 +21,7 @@ from autograder.export import export_grades
 from autograder.feedback import generate_feedback
 from autograder.grade import autograde
 from autograder.isolation.sandbox import detect_protections
+from autograder.report import build_report
 from autograder.submissions import make_submission
 from tests.wrong import arithmetic as wrong
 
@@ -82,6 +83,13 @@ def test_a_near_miss_earns_half_the_points_and_shows_in_export_and_feedback(
     generate_feedback(course, [A], student="floaty")
     page = (course.feedback_dir / "floaty" / A / f"{A}.html").read_text(encoding="utf-8")
     assert "near miss on case" in page and "[conv_output_size/float_for_int]" in page
+    # The class report counts the near miss among the hints, with who made it.
+    (finding,) = [
+        f
+        for f in build_report(course, A).misconceptions
+        if f.key == "conv_output_size/float_for_int"
+    ]
+    assert finding.students == ["floaty"]
 
 
 def test_the_share_a_near_miss_earns_is_set_per_course(released, tmp_path):
