@@ -23,6 +23,7 @@ from course_utils.reference.batchnorm import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
+from course_utils.reference.counting import layer_macs, layer_table
 from course_utils.reference.detection import *  # noqa: F403  (notebook 07)
 from course_utils.reference.layers import (
     affine_backward,
@@ -103,6 +104,9 @@ __all__ = [
     "batchnorm_backward_alt",
     "spatial_batchnorm_forward",
     "spatial_batchnorm_backward",
+    # notebook 05 (its models come from architectures, below)
+    "layer_table",
+    "layer_macs",
     # nn.Module layers on the twins
     "Conv2d",
     "ReLU",
