@@ -139,3 +139,156 @@ class ResNetNoStemPool(ref.ResNet):
     def __init__(self, block, layers, num_classes=1000):
         super().__init__(block, layers, num_classes)
         self.stem = self.stem[:3]
+
+
+# --- make_vgg_layers ------------------------------------------------------------------------------
+
+
+def make_vgg_layers_pool_after_every_conv(cfg, in_channels=3, batch_norm=False):
+    """Every conv is followed by a 2x2 max pool ("M" ignored): the maps shrink once per conv."""
+    layers, channels = [], in_channels
+    for item in cfg:
+        if item == "M":
+            continue
+        kernel, out = (3, item) if isinstance(item, int) else item
+        layers.append(nn.Conv2d(channels, out, kernel, padding=kernel // 2))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(out))
+        layers += [nn.ReLU(inplace=True), nn.MaxPool2d(2, stride=2)]
+        channels = out
+    return nn.Sequential(*layers)
+
+
+def make_vgg_layers_relu_before_bn(cfg, in_channels=3, batch_norm=False):
+    """conv -> ReLU -> BN instead of conv -> BN -> ReLU: the keys shift and the function changes."""
+    layers, channels = [], in_channels
+    for item in cfg:
+        if item == "M":
+            layers.append(nn.MaxPool2d(2, stride=2))
+            continue
+        kernel, out = (3, item) if isinstance(item, int) else item
+        layers += [nn.Conv2d(channels, out, kernel, padding=kernel // 2), nn.ReLU(inplace=True)]
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(out))
+        channels = out
+    return nn.Sequential(*layers)
+
+
+# --- layer_table ----------------------------------------------------------------------------------
+
+
+def _layer_table_with(macs_of, shape_of=None):
+    """A layer_table through forward hooks like the reference's, with the MACs (and, where
+    given, the output shapes) computed by the mistaken formulas."""
+    from course_utils.reference.counting import layer_table as reference_table
+
+    def layer_table(model, input_shape):
+        rows = reference_table(model, input_shape)
+        modules = {name: module for name, module in model.named_modules()}
+        inputs = []
+        hooks = [
+            m.register_forward_hook(lambda m, i, o: inputs.append(tuple(i[0].shape)))
+            for m in model.modules()
+            if next(m.children(), None) is None
+        ]
+        try:
+            with torch.no_grad():
+                model.eval()(torch.zeros(input_shape, device=next(model.parameters()).device))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        for row, in_shape in zip(rows, inputs):
+            module = modules[row["name"]]
+            if shape_of is not None and isinstance(module, nn.Conv2d):
+                row["output_shape"] = shape_of(module, in_shape)
+            row["macs"] = macs_of(module, in_shape, row["output_shape"])
+        return rows
+
+    return layer_table
+
+
+def _macs(module, in_shape, out_shape, *, bias=False, groups=True):
+    import math
+
+    if isinstance(module, nn.Conv2d):
+        c_in = module.in_channels // (module.groups if groups else 1)
+        per_output = c_in * math.prod(module.kernel_size)
+        adds = math.prod(out_shape) if bias and module.bias is not None else 0
+        return math.prod(out_shape) * per_output + adds
+    if isinstance(module, nn.Linear):
+        adds = math.prod(out_shape) if bias and module.bias is not None else 0
+        return math.prod(out_shape) * module.in_features + adds
+    return 0
+
+
+#: Counts a multiply-accumulate for every bias add too (one per output value).
+layer_table_macs_count_bias = _layer_table_with(lambda m, i, o: _macs(m, i, o, bias=True))
+
+#: Counts every input channel for every output value, as if groups were 1.
+layer_table_macs_forget_groups = _layer_table_with(lambda m, i, o: _macs(m, i, o, groups=False))
+
+
+def _conv_shape(padding: bool, dilation: bool):
+    def shape_of(module, in_shape):
+        n, _, *sizes = in_shape
+        out = []
+        for size, k, s, p, d in zip(
+            sizes, module.kernel_size, module.stride, module.padding, module.dilation
+        ):
+            p, d = (p if padding else 0), (d if dilation else 1)
+            out.append((size + 2 * p - d * (k - 1) - 1) // s + 1)
+        return (n, module.out_channels, *out)
+
+    return shape_of
+
+
+#: Conv output sizes from (H - K) / S + 1: the padding is left out (and the MACs follow them).
+layer_table_shapes_ignore_padding = _layer_table_with(_macs, _conv_shape(False, True))
+
+#: Conv output sizes from (H + 2P - K) / S + 1: a dilated kernel is taken as K wide, not
+#: D (K - 1) + 1.
+layer_table_shapes_ignore_dilation = _layer_table_with(_macs, _conv_shape(True, False))
+
+
+# --- BasicBlock, shortcut option A ----------------------------------------------------------------
+
+
+class _OneSidedPad(ref.ZeroPadShortcut):
+    def forward(self, x):
+        x = x[:, :, :: self.stride, :: self.stride]
+        return nn.functional.pad(x, (0, 0, 0, 0, 0, self.out_channels - self.in_channels))
+
+
+class _OddPhase(ref.ZeroPadShortcut):
+    def forward(self, x):
+        x = x[:, :, 1 :: self.stride, 1 :: self.stride]
+        side = (self.out_channels - self.in_channels) // 2
+        return nn.functional.pad(x, (0, 0, 0, 0, side, side))
+
+
+class BasicBlockOptionAPadOneSide(ref.BasicBlock):
+    """Option A with all the zero channels after the input's: F.pad(x, (0, 0, 0, 0, 0, extra))."""
+
+    def __init__(self, in_channels, channels, stride=1, shortcut="B"):
+        super().__init__(in_channels, channels, stride, shortcut)
+        if isinstance(self.shortcut, ref.ZeroPadShortcut):
+            self.shortcut = _OneSidedPad(in_channels, channels, stride)
+
+
+class BasicBlockOptionAWrongPhase(ref.BasicBlock):
+    """Option A subsampling the odd rows and columns, x[:, :, 1::2, 1::2]."""
+
+    def __init__(self, in_channels, channels, stride=1, shortcut="B"):
+        super().__init__(in_channels, channels, stride, shortcut)
+        if isinstance(self.shortcut, ref.ZeroPadShortcut):
+            self.shortcut = _OddPhase(in_channels, channels, stride)
+
+
+# --- resnet_cifar ---------------------------------------------------------------------------------
+
+
+def resnet_cifar_projection_shortcut(
+    depth=20, num_classes=10, shortcut="A", in_channels=3, width=16
+):
+    """Option B (1x1 projections) whatever shortcut says: 2 projections too many parameters."""
+    return ref.resnet_cifar(depth, num_classes, "B", in_channels, width)
