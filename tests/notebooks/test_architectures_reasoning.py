@@ -26,9 +26,9 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "05_architectures
 
 @pytest.fixture(scope="module")
 def solved():
-    """The setup cell, every solution cell and VGG's configurations, run in one namespace."""
+    """The setup cell and every solution cell, run in one namespace."""
     with pytest.MonkeyPatch.context() as monkeypatch:
-        return run_notebook_cells(monkeypatch, True, "vgg_configs")
+        return run_notebook_cells(monkeypatch, True)
 
 
 @pytest.mark.parametrize("config", list("ABCDE"))
