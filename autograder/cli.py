@@ -6,10 +6,12 @@
 |---|---|
 | `release [--out DIR] [--source DIR] [ASSIGNMENT...]` | build the student release |
 | `collect SRC [--force]` | take submissions `SRC/<student>/<assignment>/*.ipynb` or a zip |
-| `autograde [ASSIGNMENT...] [--student ID] [--jobs N] [--timeout S] [--isolation sandbox|kernel] [--require-sandbox] [--scheduler ADDRESS]` | grade submissions |
+| `autograde [ASSIGNMENT...] [--student ID] [--jobs N] [--timeout S] [--budget S] [--memory GIB] [--isolation sandbox|kernel] [--allow-unsandboxed] [--require-sandbox] [--scheduler ADDRESS]` | grade submissions |
 | `feedback [ASSIGNMENT...] [--student ID]` | an HTML page per student and assignment |
-| `export [--to grades.csv]` | one row per student, points per assignment, total |
+| `export [--to grades.csv] [--detail] [--format csv|canvas|moodle]` | one row per student, points per assignment, total |
+| `report [ASSIGNMENT...] [--out DIR]` | the class report: scores, exercises, misconceptions |
 | `check NOTEBOOK` | a student's self-check: run the notebook, print a score card |
+| `colab [--package SPEC] [--notebooks URL] [--data URL]` | where Colab gets the course from |
 | `demo` | the whole instructor round on a sample class |
 
 `--course DIR` (default `./course`) is accepted before or after the command. Exit status: 0 on
@@ -34,7 +36,9 @@ COMMANDS = {
     "autograde": "grade every collected submission; one bad submission never stops the batch",
     "feedback": "write an HTML page per student and assignment with each failed check",
     "export": "write grades: one row per student, points per assignment, and the total",
+    "report": "what the class got right and wrong: scores, exercises, the hints it was given",
     "check": "a student's self-check: run a notebook's visible tests, print a score card",
+    "colab": "set where Colab gets the course package and the release notebooks from",
     "demo": "the whole instructor round on a sample class, ending in a grade table",
 }
 
@@ -56,6 +60,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
     return value
 
 
@@ -108,20 +122,45 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs", type=_positive_int, default=1, metavar="N", help="notebooks graded at once"
     )
     autograde.add_argument(
-        "--timeout", type=_positive_int, metavar="SECONDS", help="seconds one cell may run"
+        "--timeout",
+        type=_positive_int,
+        metavar="SECONDS",
+        help="seconds one cell may run (default: what each notebook declares, else 600)",
     )
     autograde.add_argument(
-        "--require-sandbox",
-        action="store_true",
-        help="refuse to grade unless every protection (bubblewrap, process limit) is active",
+        "--budget",
+        type=_positive_int,
+        metavar="SECONDS",
+        help="seconds a whole notebook may take; the cells still to run after it score 0 "
+        "(default: what each notebook declares, else 1800)",
+    )
+    autograde.add_argument(
+        "--memory",
+        type=_positive_float,
+        metavar="GIB",
+        help="memory cap of each kernel in GiB (default: sized so that --jobs kernels fit in "
+        "this machine, at most 6)",
     )
     autograde.add_argument(
         "--isolation",
         choices=("sandbox", "kernel"),
         help="sandbox: the student's cells run in a sandboxed kernel and the checks in the "
         "grader, out of the student's reach; kernel: the checks run in the student's kernel, "
-        "as plain nbgrader does. Default: $CNN_COURSE_ISOLATION, else sandbox; "
+        "as plain nbgrader does (no sandbox). Default: $CNN_COURSE_ISOLATION, else sandbox; "
         "see docs/grading-security.md",
+    )
+    autograde.add_argument(
+        "--allow-unsandboxed",
+        action="store_true",
+        help="grade with isolation sandbox even where bubblewrap or a process limit is "
+        "missing (limits only: the student's code runs with your permissions); without it "
+        "such a run refuses and grades nothing",
+    )
+    autograde.add_argument(
+        "--require-sandbox",
+        action="store_true",
+        help="refuse any isolation but sandbox (the full sandbox is required anyway unless "
+        "--allow-unsandboxed)",
     )
     autograde.add_argument(
         "--scheduler",
@@ -138,12 +177,40 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--to", default="grades.csv", metavar="FILE", help="the CSV to write (default grades.csv)"
     )
+    export.add_argument(
+        "--detail", action="store_true", help="one column per graded cell too (points)"
+    )
+    export.add_argument(
+        "--format",
+        choices=("csv", "canvas", "moodle"),
+        default="csv",
+        help="csv: student_id, one column per assignment, total (the default); canvas and "
+        "moodle: the layout each imports (see `autograder.export`)",
+    )
+
+    report = command("report")
+    report.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all")
+    report.add_argument(
+        "--out", metavar="DIR", help="the folder to write to (default <course>/reports)"
+    )
 
     check = command("check")
     check.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb to check")
     check.add_argument(
         "--timeout", type=_positive_int, metavar="SECONDS", help="seconds one cell may run"
     )
+
+    colab = command("colab")
+    colab.description = (
+        "Set where Colab gets the course package and the release notebooks from "
+        "(<course>/colab.json); `cnn-course release` then adds the Colab setup cell and the "
+        "Open in Colab badge to every release notebook. With no setting given, print the "
+        "current ones; settings not given keep their value; an empty value (--data '') "
+        "removes one."
+    )
+    colab.add_argument("--package", metavar="SPEC", help="pip requirement: git, wheel URL")
+    colab.add_argument("--notebooks", metavar="URL", help="GitHub folder of the releases")
+    colab.add_argument("--data", metavar="URL", help="zip or tar archive of data/ (optional)")
 
     demo = command("demo")
     demo.add_argument(
@@ -196,6 +263,11 @@ def _run_collect(args) -> int:
 def _run_autograde(args) -> int:
     from autograder.grade import autograde
 
+    limits = None
+    if args.memory is not None:
+        from autograder.isolation.sandbox import Limits
+
+        limits = Limits(memory_bytes=int(args.memory * (1 << 30)))
     report = autograde(
         _existing_course(args),
         args.assignments or None,
@@ -205,6 +277,9 @@ def _run_autograde(args) -> int:
         require_sandbox=args.require_sandbox,
         scheduler=args.scheduler,
         isolation=args.isolation,
+        allow_unsandboxed=args.allow_unsandboxed,
+        budget=args.budget,
+        limits=limits,
     )
     print("protections:")
     for line in report.protections:
@@ -228,8 +303,18 @@ def _run_feedback(args) -> int:
 def _run_export(args) -> int:
     from autograder.export import export_grades
 
-    path = export_grades(_existing_course(args), to=args.to)
+    path = export_grades(_existing_course(args), to=args.to, detail=args.detail, layout=args.format)
     print(f"grades written to {path}")
+    return 0
+
+
+def _run_report(args) -> int:
+    from autograder.report import write_reports
+
+    pages = write_reports(_existing_course(args), args.assignments or None, out=args.out)
+    print(f"report: {len(pages)} page(s), each with its .json beside it")
+    for page in pages:
+        print(f"  {page}")
     return 0
 
 
@@ -238,6 +323,28 @@ def _run_check(args) -> int:
 
     card = check_notebook(args.notebook, timeout=args.timeout or DEFAULT_TIMEOUT)
     return 0 if card.ok else 1
+
+
+def _run_colab(args) -> int:
+    from dataclasses import asdict
+
+    from autograder.colab import ColabConfig, read_config, write_config
+
+    current = read_config(args.course)
+    given = {"package": args.package, "notebooks": args.notebooks, "data": args.data}
+    changes = {key: value or None for key, value in given.items() if value is not None}
+    if changes:
+        try:
+            path = write_config(args.course, ColabConfig(**{**asdict(current), **changes}))
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        current = read_config(args.course)
+        print(
+            f"Colab settings written to {path}. Run `{_command_line(args, 'release')}` to apply them."
+        )
+    for key, value in asdict(current).items():
+        print(f"  {key}: {value if value is not None else '(not set)'}")
+    return 0
 
 
 def _run_demo(args) -> int:
@@ -252,7 +359,9 @@ _RUNNERS = {
     "autograde": _run_autograde,
     "feedback": _run_feedback,
     "export": _run_export,
+    "report": _run_report,
     "check": _run_check,
+    "colab": _run_colab,
     "demo": _run_demo,
 }
 

@@ -28,16 +28,14 @@ The instructor configures this once per course, in `<course>/colab.json`:
 - `data` (optional): the URL of a zip or tar archive of the `data/` folder, for a package
   installed without its data.
 
-Write it with `python -m autograder.colab --course DIR --package SPEC --notebooks URL` (or by
-hand), then run `cnn-course release` again.
+Write it with `cnn-course colab --package SPEC --notebooks URL` (or by hand), then run
+`cnn-course release` again.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -120,8 +118,8 @@ def read_config(course_root: Path | str) -> ColabConfig:
     except json.JSONDecodeError as error:
         raise CourseError(
             f"{path}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}). "
-            f"Fix it, or write it again with `python -m autograder.colab --course "
-            f"{path.parent} ...`."
+            f"Fix it, or write it again with `cnn-course --course "
+            f"{path.parent} colab ...`."
         ) from error
     known = set(ColabConfig.__dataclass_fields__)
     if not isinstance(data, dict) or set(data) - known:
@@ -270,51 +268,3 @@ def add_colab_cells(notebook_path: Path | str, assignment: str, config: ColabCon
         for cell in added:
             cell["id"] = f"{CELL_MARKER}-{cell.metadata[CELL_MARKER]}"
     nbformat.write(notebook, str(path))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m autograder.colab --course DIR [--package SPEC] [--notebooks URL] [--data URL]`.
-
-    With no setting given, prints the current ones. Settings not given keep their value;
-    `--package ''` (an empty value) removes one.
-    """
-    parser = argparse.ArgumentParser(
-        prog="python -m autograder.colab",
-        description="Set where Colab gets the course package and the release notebooks "
-        f"from (<course>/{CONFIG_FILE}); `cnn-course release` then adds the Colab setup "
-        "cell and the Open in Colab badge to every release notebook.",
-    )
-    parser.add_argument("--course", default="course", metavar="DIR", help="default ./course")
-    parser.add_argument("--package", metavar="SPEC", help="pip requirement: git, wheel URL")
-    parser.add_argument("--notebooks", metavar="URL", help="GitHub folder of the releases")
-    parser.add_argument("--data", metavar="URL", help="zip or tar archive of data/ (optional)")
-    args = parser.parse_args(argv)
-    try:
-        current = read_config(args.course)
-    except CourseError as error:
-        print(f"autograder.colab: {error}", file=sys.stderr)
-        return 1
-    changes = {
-        key: (value or None)
-        for key, value in (
-            ("package", args.package),
-            ("notebooks", args.notebooks),
-            ("data", args.data),
-        )
-        if value is not None
-    }
-    if changes:
-        try:
-            path = write_config(args.course, ColabConfig(**{**asdict(current), **changes}))
-        except ValueError as error:
-            print(f"autograder.colab: error: {error}", file=sys.stderr)
-            return 2
-        current = read_config(args.course)
-        print(f"Colab settings written to {path}. Run `cnn-course release` to apply them.")
-    for key, value in asdict(current).items():
-        print(f"  {key}: {value if value is not None else '(not set)'}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,7 +11,9 @@
 ```
 
 `Course` knows where everything lives and how to configure nbgrader for it; it does not run
-any nbgrader step itself (`build.py` and `grade.py` do).
+any nbgrader step itself. The steps (`build`, `collect`, `grade`, `feedback`, `export`,
+`report`) are siblings that share this module, never each other: the layout and the names of
+the files a step leaves for the next ones, the gradebook lock, and how points are written.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ import os
 import sys
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: grading processes take no lock there (see GradebookLock)
+    fcntl = None  # type: ignore[assignment]
+
 from traitlets.config import Config
 
 COURSE_ID = "cnn-course"
@@ -29,10 +36,37 @@ COURSE_ID = "cnn-course"
 # install); a wheel does not ship them, so `cnn-course release --source DIR` names them there.
 PROJECT_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
-# Seconds a single cell may run during autograde before nbgrader interrupts it. The course
-# notebooks train small networks in their FAST configuration, which takes a minute or two per
-# cell on a 2-core CPU; a stuck submission is stopped after this long and scored for what ran.
+# How long grading may take, for a notebook whose source does not say (`Course.grading_times`):
+# seconds one cell may run before it is interrupted (its test scores 0, the notebook goes on),
+# and seconds the whole notebook may take (its grading budget: when it runs out, the cells
+# still to come are not run and score 0). The course's notebooks declare their own, sized to
+# what they need, so that a submission that loops costs the class one budget at most.
 DEFAULT_CELL_TIMEOUT = 600
+DEFAULT_BUDGET = 1800
+# The share of a test's points that a near miss earns, unless the course's nbgrader_config.py
+# sets c.CnnCourse.near_miss_credit (`Course.near_miss_credit`).
+NEAR_MISS_CREDIT = 0.5
+
+# Where a source notebook declares them: its metadata
+# {"cnn_course": {"grading": {"cell_timeout": 60, "budget": 240}}} (seconds).
+GRADING_METADATA = ("cnn_course", "grading")
+
+# Files a step leaves beside an autograded notebook, `autograded/<student>/<assignment>/`:
+# the hidden-case seed it was graded with, for a submission that could not be run at all why,
+# and the grader's verdicts (none is copied into the feedback).
+SEED_FILE = "hidden_seed.txt"
+PROBLEM_FILE = "not_runnable.txt"
+# The grader's verdict on each test cell, when the checks ran out of the student's process.
+VERDICTS_FILE = "verdicts.json"
+# The environment variable that carries the hidden-case seed to the checks (set in the
+# grading process only; the student's sandboxed kernel never sees it).
+HIDDEN_SEED_VARIABLE = "CNN_COURSE_HIDDEN_SEED"
+# The error names of the outputs grading writes into a cell: stopped at its deadline, or
+# not run because the student's kernel was gone.
+TIMEOUT_ERROR_NAME = "CellTimeoutError"
+KERNEL_LOST_ERROR_NAME = "KernelLost"
+# The lock every process that reads or writes the gradebook holds (`<course>/LOCK_FILE`).
+LOCK_FILE = ".gradebook.lock"
 
 # Seconds nbgrader waits for a kernel to exit after the notebook ends before killing it.
 # jupyter_client's default (5 s) would add five idle seconds to every graded notebook.
@@ -56,9 +90,52 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "
 
 # Seconds one cell may run during autograde (`cnn-course autograde --timeout` overrides it).
 c.ExecutePreprocessor.timeout = {timeout}
+# The share of a test's points that a near miss earns (a right answer but for one contract
+# detail, such as the shape (1, D) for (D,)): 0 gives nothing, 1 full marks.
+c.CnnCourse.near_miss_credit = {near_miss_credit}
 # Do not leave each finished kernel running for seconds before it is shut down.
 c.KernelManager.shutdown_wait_time = {shutdown_wait}
 '''
+
+
+def format_points(value: float | None) -> str:
+    """Points as a short number: 12, 12.5, 0.25 (no trailing zeros, no float noise); "-" for
+    None."""
+    if value is None:
+        return "-"
+    value = round(float(value), 4)
+    if value == int(value):
+        return str(int(value))
+    return f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+class GradebookLock:
+    """An exclusive lock on `<course>/.gradebook.lock`, shared by every process that reads or
+    writes the gradebook, so SQLite never sees two writers at once; the operating system
+    releases it when a process dies. (Without fcntl, on Windows, it does nothing: grading
+    runs one process at a time there.)"""
+
+    def __init__(self, root: Path | str) -> None:
+        self.path = Path(root) / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        if fcntl is None:
+            return
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        if self._fd is not None and fcntl is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def __enter__(self) -> GradebookLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 class CourseError(Exception):
@@ -127,6 +204,10 @@ class Course:
         self.db_url = f"sqlite:///{self.gradebook_path}"
         self.config_path = self.root / "nbgrader_config.py"
 
+    def lock(self) -> GradebookLock:
+        """The gradebook lock of this course (use it as a context manager)."""
+        return GradebookLock(self.root)
+
     def __repr__(self) -> str:
         return f"Course({str(self.root)!r})"
 
@@ -156,6 +237,7 @@ class Course:
                     course_id=COURSE_ID,
                     timeout=DEFAULT_CELL_TIMEOUT,
                     shutdown_wait=KERNEL_SHUTDOWN_WAIT,
+                    near_miss_credit=NEAR_MISS_CREDIT,
                 )
             )
         return self
@@ -230,3 +312,48 @@ class Course:
     def release_path(self, assignment: str) -> Path:
         """`release/<assignment>/<assignment>.ipynb`."""
         return self.release_dir / assignment / f"{assignment}.ipynb"
+
+    def near_miss_credit(self) -> float:
+        """The share of a test's points a near miss earns: `c.CnnCourse.near_miss_credit` in
+        the course's nbgrader_config.py, else `NEAR_MISS_CREDIT`.
+
+        Raises:
+            CourseError: the setting is not a number between 0 and 1.
+        """
+        from traitlets.config.loader import PyFileConfigLoader
+
+        if not self.config_path.is_file():
+            return NEAR_MISS_CREDIT
+        loader = PyFileConfigLoader(self.config_path.name, path=str(self.root))
+        try:
+            config = loader.load_config()
+        except Exception as error:
+            raise CourseError(f"{self.config_path} cannot be read: {error}") from None
+        value = config.CnnCourse.get("near_miss_credit", NEAR_MISS_CREDIT)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise CourseError(
+                f"c.CnnCourse.near_miss_credit in {self.config_path} is the share of a test's "
+                f"points a near miss earns: a number from 0 to 1; got {value!r}."
+            )
+        return float(value)
+
+    def grading_times(self, assignment: str) -> tuple[float | None, float | None]:
+        """(cell timeout, grading budget) in seconds that the assignment's SOURCE notebook
+        declares (the instructor's copy, never the submission's metadata, which a student
+        controls); None for each it does not declare."""
+        import json
+
+        try:
+            metadata = json.loads(self.source_path(assignment).read_text(encoding="utf-8"))[
+                "metadata"
+            ]
+            for key in GRADING_METADATA:
+                metadata = metadata.get(key, {})
+        except (OSError, ValueError, KeyError, AttributeError):
+            return None, None
+        found = []
+        for key in ("cell_timeout", "budget"):
+            value = metadata.get(key) if isinstance(metadata, dict) else None
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+            found.append(float(value) if ok else None)
+        return found[0], found[1]

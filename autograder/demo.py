@@ -28,8 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from autograder.course import Course
-from autograder.feedback import format_points
+from autograder.course import Course, format_points
 
 DEMO_MARKER = ".cnn-course-demo"
 
@@ -63,6 +62,20 @@ def _prepare(course_dir: Path | str | None) -> Course | str:
     return Course(root)
 
 
+def _demo_isolation(isolation: str | None) -> tuple[str, bool]:
+    """(isolation, allow_unsandboxed) for the demo: it runs everywhere, because its submissions
+    are the course's own: the full sandbox where it works, the limits only on a POSIX system
+    without it, the student's kernel elsewhere (Windows). A class is never graded that way
+    without the instructor asking (`autograde` refuses)."""
+    from autograder.isolation.sandbox import detect_protections
+
+    if isolation is not None:
+        return isolation, isolation == "sandbox"
+    if os.name != "posix":
+        return "kernel", False
+    return "sandbox", not detect_protections().full
+
+
 def run_demo(
     course_dir: Path | str | None = None,
     jobs: int | None = None,
@@ -81,7 +94,8 @@ def run_demo(
         source: folder of source notebooks; None means the project's `notebooks/`.
         kinds: "first" (every sample kind for the first notebook, `complete` for the others),
             "all" (every kind for every notebook) or "complete" (`complete` only).
-        isolation: passed to `autograder.grade.autograde` (None: its default).
+        isolation: passed to `autograder.grade.autograde`; None grades with the full sandbox
+            where it works, else with what the machine has (`_demo_isolation`).
 
     Returns:
         0 when every step ran and the known grades came out as expected, 1 otherwise, 2 when
@@ -92,6 +106,7 @@ def run_demo(
     from autograder.export import export_grades, grade_table
     from autograder.feedback import generate_feedback
     from autograder.grade import autograde
+    from autograder.report import write_reports
     from autograder.submissions import DEMO_KINDS, write_sample_submissions
 
     if kinds not in ("first", "all", "complete"):
@@ -125,7 +140,18 @@ def run_demo(
     for line in report.lines():
         out(line)
 
-    graded = autograde(course, assignments, jobs=jobs, progress=True, isolation=isolation)
+    isolation, allow_unsandboxed = _demo_isolation(isolation)
+    graded = autograde(
+        course,
+        assignments,
+        jobs=jobs,
+        progress=True,
+        isolation=isolation,
+        allow_unsandboxed=allow_unsandboxed,
+    )
+    out(f"demo: graded with isolation {isolation!r}:")
+    for line in graded.protections:
+        out(f"  {line}")
     for line in graded.lines():
         # A sample kind the demo did not write for an assignment is "missing" there.
         if line.startswith(("Next:", "Look at")) or line.endswith("(scores 0 in the export)"):
@@ -158,6 +184,13 @@ def run_demo(
     out("")
     out(f"feedback: {len(pages)} pages in {course.feedback_dir}/<student>/<assignment>/")
     out(f"grades CSV: {csv_path}")
+    reports = write_reports(course, assignments)
+    out(
+        f"class report: {len(reports)} pages in {reports[0].parent}/<assignment>.html (and "
+        "<assignment>.json): scores, exercises, and the mistakes the checks named"
+        if reports
+        else "class report: no assignment to report on"
+    )
 
     surprises = []
     for a in columns:

@@ -23,8 +23,18 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from autograder.course import COURSE_ID, Course, CourseError, UsageError
-from autograder.grade import PROBLEM_FILE, SEED_FILE, TIMEOUT_ERROR_NAME, _GradebookLock
+from autograder.course import (
+    COURSE_ID,
+    PROBLEM_FILE,
+    SEED_FILE,
+    TIMEOUT_ERROR_NAME,
+    VERDICTS_FILE,
+    Course,
+    CourseError,
+    GradebookLock,
+    UsageError,
+    format_points,
+)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _TEST_TITLE = re.compile(r"^#\s*Tests? for\s+(?P<name>.+?)\s*(\(.*\))?\s*$", re.IGNORECASE)
@@ -43,16 +53,6 @@ table.cnn-scores td.num, table.cnn-scores th.num { text-align: right; }
 table.cnn-scores tr.total td { font-weight: bold; }
 </style>
 """
-
-
-def format_points(value: float | None) -> str:
-    """Points as a short number: 12, 12.5, 0.25 (no trailing zeros, no float noise)."""
-    if value is None:
-        return "-"
-    value = round(float(value), 4)
-    if value == int(value):
-        return str(int(value))
-    return f"{value:.4f}".rstrip("0").rstrip(".")
 
 
 def exercise_name(cell) -> str:
@@ -83,6 +83,10 @@ def _cell_result(cell) -> str:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
             return _diagnosis(output).splitlines()[0]
+    for output in cell.get("outputs", []):
+        for line in str(output.get("text", "")).splitlines():
+            if ": near miss on case " in line:
+                return line.strip()
     return "pass"
 
 
@@ -211,7 +215,7 @@ def generate_feedback(
     from nbgrader.coursedir import CourseDirectory
 
     course.ensure()
-    with _GradebookLock(course.root), Gradebook(course.db_url, COURSE_ID) as gb:
+    with GradebookLock(course.root), Gradebook(course.db_url, COURSE_ID) as gb:
         released = sorted(a.name for a in gb.assignments)
     wanted = list(assignments) if assignments else released
     unknown = [a for a in wanted if a not in released]
@@ -243,6 +247,7 @@ def generate_feedback(
                 "feedback",
                 SEED_FILE,
                 PROBLEM_FILE,
+                VERDICTS_FILE,
             ]
             config.GenerateFeedback.preprocessors = _preprocessors()
             log = logging.getLogger(f"autograder.feedback.{who}.{assignment}")
@@ -253,7 +258,7 @@ def generate_feedback(
             handler.emit = lambda record, errors=errors: errors.append(record.getMessage())
             log.handlers[:] = [handler]
             try:
-                with _GradebookLock(course.root):
+                with GradebookLock(course.root):
                     GenerateFeedback(
                         coursedir=CourseDirectory(config=config), config=config, log=log
                     ).start()
@@ -268,7 +273,7 @@ def generate_feedback(
             written.append(page)
         for who in broken:
             reason = (course.autograded_dir / who / assignment / PROBLEM_FILE).read_text().strip()
-            with _GradebookLock(course.root), Gradebook(course.db_url, COURSE_ID) as gb:
+            with GradebookLock(course.root), Gradebook(course.db_url, COURSE_ID) as gb:
                 try:
                     submission = gb.find_submission(assignment, who)
                 except MissingEntry:

@@ -4,87 +4,107 @@ The gradebook, the autograded notebooks and everything formgrader reads are nbgr
 module adds what a class of real submissions needs on top:
 
 - `isolation` (per run; `CNN_COURSE_ISOLATION` for the command line): "sandbox", the default,
-  grades out of the student's process as described next. "kernel" runs every cell, checks
-  included, in the student's kernel with nbgrader's own `Execute`, and the points are the test
-  cells' outcomes, as plain nbgrader grades. Both grade every course notebook right
-  (docs/grading-security.md, "Isolation").
-- verdicts outside the student's process (isolation "sandbox"): nbgrader's `Execute` step is
-  replaced by `autograder.verdicts.grade_notebook`, which runs the student's cells in a
-  sandboxed kernel (`autograder.sandbox`) and the test cells in this process, through proxies
-  of the student's functions (`autograder.remote`). The points of every test cell are the grader's verdicts,
-  written into the gradebook after nbgrader saved its own; see docs/grading-security.md.
-- `require_sandbox`: refuse to grade unless bubblewrap and a process limit are active here;
-  the report always lists which protections were on.
-- `scheduler`: grade on a Dask cluster (`dask.distributed`) instead of local processes; every
-  worker must see the course directory at the same path (a shared file system). Grades are
-  the same either way: each submission is graded by the same function with the same seed.
-
+  grades out of the student's process: nbgrader's `Execute` step is replaced by
+  `ExecuteOutOfProcess`, which runs the student's cells in a sandboxed kernel
+  (`autograder.isolation`) and the test cells in the grading process, through proxies of the
+  student's functions; the points of every test cell are the grader's verdicts, written into
+  the gradebook after nbgrader saved its own (docs/grading-security.md). "kernel" runs every
+  cell, checks included, in the student's kernel with nbgrader's own `Execute`, and the points
+  are the test cells' outcomes, as plain nbgrader grades. Both grade every course notebook
+  right.
+- failing closed: with isolation "sandbox" (the default), grading refuses to start where
+  bubblewrap or a process limit is missing, grades nothing and says what is missing, how to
+  install it and the two ways on (`refusal`): isolation "kernel", or `allow_unsandboxed`
+  (`--allow-unsandboxed`: the checks out of the student's process, with limits, but no
+  sandbox). On a Dask cluster each worker checks for itself. The report always lists which
+  protections were on, and the memory cap, sized so that `jobs` kernels fit in the machine.
+- a budget per notebook: each cell may run for the notebook's cell timeout, and the whole
+  notebook for its grading budget (both declared in the source notebook's metadata, see
+  `Course.grading_times`, or given per run); when the budget runs out the remaining cells are
+  not run and the submission is marked as timed out in that cell.
 - `jobs` submissions graded side by side, each in its own process with one thread
-  (`OMP_NUM_THREADS=1`, `MKL_NUM_THREADS=1`, inherited by the kernel). Every gradebook read or
-  write of a worker runs under one file lock (`<course>/.gradebook.lock`); only the execution of
-  the notebook, which is where the time goes, runs outside it. SQLite therefore never sees two
-  writers at once, and a worker that dies cannot leave the lock held (the OS releases it).
+  (`OMP_NUM_THREADS=1`, ..., inherited by the kernel), or, with `scheduler`, on a Dask cluster
+  (`dask.distributed`; every worker must see the course directory at the same path). Both run
+  the same `grade_job` on the same `Job`s through one retry and failure path (`run_jobs`), so
+  grades are the same either way. Every gradebook read or write of a worker runs under the
+  course's gradebook lock; only the execution of the notebook, where the time goes, runs
+  outside it.
 - a per-cell timeout: a cell that runs longer is interrupted, its output says "timed out after
-  N s", and the notebook goes on with the next cell.
+  N s", and the notebook goes on with the next cell, within its budget.
 - honest noise is free: a warning or a line on stderr inside a grade cell would make nbgrader
   give that cell 0 points, so stderr streams of grade cells are turned into stdout before
-  nbgrader scores them. Failing checks raise, and an error still scores 0.
+  nbgrader scores them (`HonestStderr`). Failing checks raise, and an error still scores 0.
 - one bad submission never stops the batch: a notebook that is not valid JSON, or whose kernel
   dies, is scored 0 with its reason, and the run ends with a list of them.
-- hidden cases: each submission is graded with `CNN_COURSE_HIDDEN_SEED` set in the grading
-  process (never in the student's kernel, which cannot see it). A run draws one
+- hidden cases: each submission is graded with the hidden-case seed set in the grading
+  process (never in the student's sandboxed kernel, which cannot see it). A run draws one
   fresh seed; a submission graded before keeps the seed recorded in
   `autograded/<student>/<assignment>/hidden_seed.txt`, so grading again gives the same grades.
-  The seed file is never copied into the feedback.
 
 Grading again is idempotent: every selected submission is graded afresh (nbgrader's `--force`),
 its rows in the gradebook are updated in place (nbgrader keys them by student, assignment and
 cell) and manual grades given in formgrader are kept.
+
+The parts, top to bottom: the report types; `autograde` (what to grade, then grade it); the
+executors and `run_jobs`; `grade_job`, the worker; nbgrader's pipeline with our preprocessors.
 """
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
+import dataclasses
 import json
 import logging
 import multiprocessing
 import os
+import re
 import secrets
 import shutil
+import socket
 import sys
+import time
 import warnings
-from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from autograder.course import Course, CourseError
-from autograder.sandbox import Limits, detect_protections
-from autograder.verdicts import grade_notebook, record_verdicts
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Any, Bool, Integer
 
-HIDDEN_SEED_ENV = "CNN_COURSE_HIDDEN_SEED"
+from autograder.course import (
+    DEFAULT_BUDGET,
+    DEFAULT_CELL_TIMEOUT,
+    HIDDEN_SEED_VARIABLE,
+    PROBLEM_FILE,
+    SEED_FILE,
+    TIMEOUT_ERROR_NAME,
+    VERDICTS_FILE,
+    Course,
+    CourseError,
+    GradebookLock,
+    format_points,
+)
+from autograder.isolation.sandbox import Limits, detect_protections, kernel_memory_bytes
+from autograder.isolation.verdicts import grade_notebook
+
 # Where the checks run (see docs/grading-security.md, "Isolation"): "sandbox" runs the student's
 # cells in a sandboxed kernel and the checks here, through proxies; "kernel" runs every cell,
-# checks included, in the student's kernel, as nbgrader does. Both give a complete submission
-# of every course notebook all its points (what proxies cannot carry, notebooks 05 and 06 ask
-# through autograder.measure); only "sandbox" keeps the verdicts out of the student's reach.
+# checks included, in the student's kernel, as nbgrader does.
 ISOLATIONS = ("sandbox", "kernel")
-# The sandbox needs POSIX process control (inherited descriptors, process groups, setrlimit);
-# elsewhere (Windows) the checks run in the student's kernel, as plain nbgrader runs them.
-DEFAULT_ISOLATION = "sandbox" if os.name == "posix" else "kernel"
+# The default everywhere: grading fails closed where the sandbox is missing (`refusal`), and
+# the instructor chooses a weaker way on explicitly (isolation "kernel", allow_unsandboxed).
+DEFAULT_ISOLATION = "sandbox"
 ISOLATION_ENV = "CNN_COURSE_ISOLATION"
-SEED_FILE = "hidden_seed.txt"
-PROBLEM_FILE = "not_runnable.txt"
-LOCK_FILE = ".gradebook.lock"
-TIMEOUT_ERROR_NAME = "CellTimeoutError"
 # Threads per grading process (and its kernel): side-by-side workers must not oversubscribe.
-_ONE_THREAD_ENV = {
+ONE_THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
     "NUMEXPR_NUM_THREADS": "1",
 }
+
+
+# --- what a run reports ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -118,6 +138,7 @@ class GradeReport:
     Attributes:
         results: one `SubmissionResult` per selected student and assignment.
         errors: problems with the run itself (an assignment that was never released).
+        protections: which protections of the sandbox were on, one line each.
     """
 
     results: list[SubmissionResult] = field(default_factory=list)
@@ -135,8 +156,7 @@ class GradeReport:
     def lines(self) -> list[str]:
         """The summary: per assignment one count line, then one line per problem."""
         out = list(self.errors)
-        assignments = sorted({r.assignment for r in self.results})
-        for assignment in assignments:
+        for assignment in sorted({r.assignment for r in self.results}):
             results = [r for r in self.results if r.assignment == assignment]
             counts = [f"{sum(r.status == 'graded' for r in results)} graded"]
             for status in ("not runnable", "missing"):
@@ -150,9 +170,8 @@ class GradeReport:
                 elif r.status == "missing":
                     out.append(f"  {r.path}: {r.reason}")
                 for note in r.notes:
-                    out.append(
-                        f"  {r.path}: {note}; scored {_points(r.score)}/{_points(r.max_score)}"
-                    )
+                    scored = f"{format_points(r.score)}/{format_points(r.max_score)}"
+                    out.append(f"  {r.path}: {note}; scored {scored}")
         if not self.ok:
             out.append(
                 "Look at the submissions listed above; the other grades are in the gradebook. "
@@ -163,35 +182,113 @@ class GradeReport:
         return out
 
 
-def _points(value: float | None) -> str:
-    if value is None:
-        return "-"
-    value = round(float(value), 4)
-    return str(int(value)) if value == int(value) else f"{value:.4f}".rstrip("0").rstrip(".")
+@dataclass(frozen=True)
+class Job:
+    """One submission to grade: everything a worker needs (plain data, so it travels to a
+    process or a Dask worker)."""
+
+    root: str
+    assignment: str
+    student: str
+    seed: int
+    timeout: int
+    isolation: str
+    limits: Limits  # limits.wall_seconds is the notebook's grading budget
+    sandbox: bool = True
+    allow_unsandboxed: bool = False
+    near_miss_credit: float = 0.5
 
 
-class _GradebookLock:
-    """An exclusive lock on `<course>/.gradebook.lock`, shared by every grading process."""
+@dataclass
+class Outcome:
+    """What a worker reports: "graded", or "not runnable" with the reason; and notes."""
 
-    def __init__(self, root: Path) -> None:
-        self.path = Path(root) / LOCK_FILE
-        self._fd: int | None = None
+    status: str
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
 
-    def acquire(self) -> None:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
 
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+def not_runnable(reason: str) -> Outcome:
+    return Outcome("not runnable", reason)
 
-    def __enter__(self) -> _GradebookLock:
-        self.acquire()
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self.release()
+# --- autograde ------------------------------------------------------------------------------------
+
+
+def _isolation(isolation: str | None, require_sandbox: bool) -> str:
+    """The run's isolation: the argument, else `CNN_COURSE_ISOLATION`, else "sandbox"."""
+    if isolation is None:
+        isolation = os.environ.get(ISOLATION_ENV) or DEFAULT_ISOLATION
+    if isolation not in ISOLATIONS:
+        raise ValueError(
+            f"isolation must be one of {', '.join(ISOLATIONS)}; got {isolation!r}. "
+            f"(It can come from the environment variable {ISOLATION_ENV}.)"
+        )
+    if require_sandbox and isolation != "sandbox":
+        raise CourseError(
+            "--require-sandbox asks for the sandbox, but this run grades with isolation "
+            f"{isolation!r} (the checks inside the student's kernel). Grade with isolation "
+            f"'sandbox' ({ISOLATION_ENV}=sandbox) or without --require-sandbox."
+        )
+    return isolation
+
+
+def refusal(where: str = "this machine") -> str:
+    """Why grading stops when the sandbox is not complete on ``where``, and the ways on."""
+    protections = detect_protections()
+    if os.name != "posix":
+        missing = [
+            "the sandbox needs Linux (bubblewrap, cgroups) or at least a POSIX system "
+            "(process groups, resource limits); this system has neither"
+        ]
+    else:
+        missing = protections.missing()
+    lines = [
+        f"grading refused: the sandbox that runs students' code is not complete on {where}, so "
+        "nothing was graded and the gradebook is unchanged. Missing:",
+        *(f"  - {line}" for line in missing),
+        "Install what is missing and grade again; or choose, knowing what it gives up:",
+        "  --isolation kernel    every cell, checks included, runs in the student's kernel, as "
+        "plain nbgrader does: a submission can read the hidden tests and the gradebook, change "
+        "its own grade, and runs with your permissions.",
+    ]
+    if os.name == "posix":
+        lines.append(
+            "  --allow-unsandboxed   the checks still run out of the student's process and "
+            "decide the points, with CPU, memory, time and output limits, but the student's code "
+            "runs with your permissions: it can read and change your files (other submissions, "
+            "the gradebook) and reach the network."
+        )
+    return "\n".join(lines)
+
+
+def _protection_lines(isolation: str, sandbox: bool, limits: Limits, jobs: int) -> list[str]:
+    if isolation == "kernel":
+        return [
+            "[OFF] isolation 'kernel': every cell, checks included, runs in the student's "
+            "kernel as nbgrader runs it (no sandbox; verdicts are the test cells' outcomes). "
+            f"{ISOLATION_ENV}=sandbox grades out of the student's process."
+        ]
+    lines = (
+        detect_protections().lines()
+        if sandbox
+        else ["[OFF] sandbox turned off: kernels run without bubblewrap (limits still apply)"]
+    )
+    return [
+        *lines,
+        f"      memory cap {limits.memory_bytes / (1 << 30):.1f} GiB per kernel, {jobs} at once",
+    ]
+
+
+def _budget(
+    course: Course, assignment: str, budget: float | None, timeout: int | None, limits: Limits
+) -> tuple[int, float]:
+    """(cell timeout, grading budget) of one assignment: the arguments, else what its source
+    notebook declares (`course.grading_times`), else the defaults (`DEFAULT_CELL_TIMEOUT`,
+    `limits.wall_seconds`)."""
+    declared_timeout, declared_budget = course.grading_times(assignment)
+    cell = int(timeout or declared_timeout or DEFAULT_CELL_TIMEOUT)
+    return cell, float(budget or declared_budget or limits.wall_seconds)
 
 
 def autograde(
@@ -207,6 +304,8 @@ def autograde(
     limits: Limits | None = None,
     sandbox: bool = True,
     isolation: str | None = None,
+    allow_unsandboxed: bool = False,
+    budget: float | None = None,
 ) -> GradeReport:
     """Grade every collected submission of the given assignments.
 
@@ -217,19 +316,29 @@ def autograde(
             `submitted/`.
         jobs: submissions graded at the same time, each in its own one-thread process.
         timeout: seconds one cell may run before it is interrupted (its test then scores 0);
-            None uses the course default (`autograder.course.DEFAULT_CELL_TIMEOUT`).
+            None uses what each source notebook declares, else
+            `autograder.course.DEFAULT_CELL_TIMEOUT`.
         progress: show a tqdm progress bar on stderr.
-        require_sandbox: raise `CourseError` instead of grading when the full sandbox
-            (bubblewrap and a process limit) is not available on this machine (or, with a
-            scheduler, score a submission 0 on a worker that lacks it).
+        require_sandbox: refuse any isolation but "sandbox" (the full sandbox is required
+            anyway unless `allow_unsandboxed`; kept for scripts that pass it).
         scheduler: the address of a Dask scheduler (``tcp://host:8786``); None grades here.
-        limits: the kernel's resource limits (`autograder.sandbox.Limits()` by default).
-        sandbox: run kernels in bubblewrap where it works (False only to measure its cost).
+        limits: the kernel's resource limits; by default `Limits()` with the memory cap sized
+            so that `jobs` kernels fit in this machine (`kernel_memory_bytes`). The notebook's
+            grading budget replaces `limits.wall_seconds`.
+        sandbox: run kernels in bubblewrap (False only to measure its cost; it implies
+            `allow_unsandboxed`).
         isolation: where the checks run, one of `ISOLATIONS`: "sandbox" (the student's code
             in a sandboxed kernel, the checks and verdicts in the grader) or "kernel" (every
             cell in the student's kernel, points from the test cells' outcomes, as nbgrader
             grades). None reads `CNN_COURSE_ISOLATION`, else uses "sandbox" with
             `require_sandbox` and `DEFAULT_ISOLATION` without.
+        allow_unsandboxed: with isolation "sandbox", grade even where the full sandbox
+            (bubblewrap and a process limit) is missing, with the limits only. Without it such
+            a run refuses: `CourseError`, nothing graded (with a scheduler, each worker that
+            lacks it scores its submissions 0, naming itself).
+        budget: seconds a whole notebook may take; when it runs out, the submission's
+            remaining cells are not run and every point not yet earned is 0. None uses what
+            each source notebook declares, else `autograder.course.DEFAULT_BUDGET`.
 
     Returns:
         a `GradeReport`: `.lines()` is the summary, `.ok` is False when something needs the
@@ -244,46 +353,24 @@ def autograde(
         )
     if timeout is not None and timeout <= 0:
         raise ValueError(f"timeout is in seconds per cell and must be positive, got {timeout}.")
-    if isolation is None:
-        # Asking for the sandbox asks for the mode that uses it.
-        fallback = "sandbox" if require_sandbox else DEFAULT_ISOLATION
-        isolation = os.environ.get(ISOLATION_ENV) or fallback
-    if isolation not in ISOLATIONS:
-        raise ValueError(
-            f"isolation must be one of {', '.join(ISOLATIONS)}; got {isolation!r}. "
-            f"(It can come from the environment variable {ISOLATION_ENV}.)"
-        )
+    if budget is not None and budget <= 0:
+        raise ValueError(f"budget is in seconds per notebook and must be positive, got {budget}.")
+    isolation = _isolation(isolation, require_sandbox)
+    allow_unsandboxed = allow_unsandboxed or not sandbox
     if isolation == "sandbox" and os.name != "posix":
-        raise CourseError(
-            "isolation 'sandbox' needs Linux or macOS (it controls the kernel's processes with "
-            "POSIX calls); on this system grade with isolation 'kernel'."
-        )
-    if require_sandbox and isolation != "sandbox":
-        raise CourseError(
-            "--require-sandbox asks for the sandbox, but this run grades with isolation "
-            f"{isolation!r} (the checks inside the student's kernel). Grade with isolation "
-            f"'sandbox' ({ISOLATION_ENV}=sandbox) or without --require-sandbox."
-        )
-    limits = limits or Limits()
-    protections = detect_protections()
-    if require_sandbox and not (sandbox and protections.full) and scheduler is None:
-        raise CourseError(
-            "the full sandbox is not available on this machine, and --require-sandbox asks "
-            "for it:\n" + "\n".join(protections.lines())
-        )
+        raise CourseError(refusal())
+    if isolation == "sandbox" and not allow_unsandboxed and scheduler is None:
+        if not detect_protections().full:
+            raise CourseError(refusal())
+    if limits is None:
+        try:
+            limits = Limits(memory_bytes=kernel_memory_bytes(jobs))
+        except ValueError as error:
+            raise CourseError(str(error)) from None
     course.ensure()
-    if isolation == "kernel":
-        shown = [
-            "[OFF] isolation 'kernel': every cell, checks included, runs in the student's "
-            "kernel as nbgrader runs it (no sandbox; verdicts are the test cells' outcomes). "
-            f"{ISOLATION_ENV}=sandbox grades out of the student's process."
-        ]
-    elif sandbox:
-        shown = protections.lines()
-    else:
-        shown = ["[OFF] sandbox turned off: kernels run without bubblewrap (limits still apply)"]
-    report = GradeReport(protections=shown)
-    with _GradebookLock(course.root), Gradebook(course.db_url, "cnn-course") as gb:
+    credit = course.near_miss_credit()
+    report = GradeReport(protections=_protection_lines(isolation, sandbox, limits, jobs))
+    with course.lock(), Gradebook(course.db_url, "cnn-course") as gb:
         released = {a.name for a in gb.assignments}
     wanted = list(assignments) if assignments else sorted(released)
     if not wanted:
@@ -298,7 +385,8 @@ def autograde(
         )
         students = []
     run_seed = secrets.randbelow(2**31 - 1) + 1
-    todo = []
+    times = {a: _budget(course, a, budget, timeout, limits) for a in wanted if a in released}
+    todo: list[Job] = []
     for assignment in wanted:
         if assignment not in released:
             report.errors.append(
@@ -308,55 +396,53 @@ def autograde(
             continue
         for who in students:
             path = course.submission_path(who, assignment)
-            rel = str(path.relative_to(course.root))
             if not path.is_file():
                 report.results.append(
                     SubmissionResult(
                         assignment,
                         who,
-                        rel,
+                        str(path.relative_to(course.root)),
                         "missing",
                         reason=f"no submission of {assignment} (scores 0 in the export)",
                     )
                 )
                 continue
-            seed_path = course.autograded_dir / who / assignment / SEED_FILE
-            seed = _read_seed(seed_path) or run_seed
+            seed = _read_seed(course.autograded_dir / who / assignment / SEED_FILE) or run_seed
+            cell_timeout, seconds = times[assignment]
             todo.append(
-                (
+                Job(
                     str(course.root),
                     assignment,
                     who,
-                    timeout,
                     seed,
-                    limits,
-                    sandbox,
-                    require_sandbox,
+                    cell_timeout,
                     isolation,
+                    dataclasses.replace(limits, wall_seconds=seconds),
+                    sandbox,
+                    allow_unsandboxed,
+                    credit,
                 )
             )
 
-    if scheduler is not None:
-        outcomes = _run_on_dask(todo, scheduler, progress)
-    else:
-        outcomes = _run_all(todo, jobs, progress)
-    with _GradebookLock(course.root), Gradebook(course.db_url, "cnn-course") as gb:
-        for (_, assignment, who, *_), outcome in zip(todo, outcomes, strict=True):
-            rel = str(course.submission_path(who, assignment).relative_to(course.root))
-            if outcome["status"] != "graded":
-                _record_not_runnable(course, gb, assignment, who, outcome["reason"])
-            submission = gb.find_submission(assignment, who)
-            score = submission.score - (submission.late_submission_penalty or 0)
+    executor = DaskCluster(scheduler) if scheduler is not None else ProcessPool(jobs)
+    outcomes = run_jobs(todo, executor, progress)
+    with course.lock(), Gradebook(course.db_url, "cnn-course") as gb:
+        for job, outcome in zip(todo, outcomes, strict=True):
+            if outcome.status != "graded":
+                _record_not_runnable(course, gb, job.assignment, job.student, outcome.reason)
+            submission = gb.find_submission(job.assignment, job.student)
             report.results.append(
                 SubmissionResult(
-                    assignment,
-                    who,
-                    rel,
-                    outcome["status"],
-                    score=score,
+                    job.assignment,
+                    job.student,
+                    str(
+                        course.submission_path(job.student, job.assignment).relative_to(course.root)
+                    ),
+                    outcome.status,
+                    score=submission.score - (submission.late_submission_penalty or 0),
                     max_score=submission.max_score,
-                    reason=outcome["reason"],
-                    notes=outcome["notes"],
+                    reason=outcome.reason,
+                    notes=outcome.notes,
                 )
             )
     report.results.sort(key=lambda r: (r.assignment, r.student))
@@ -368,89 +454,6 @@ def _read_seed(path: Path) -> int | None:
         return int(path.read_text().strip())
     except (OSError, ValueError):
         return None
-
-
-def _run_all(todo: list[tuple], jobs: int, progress: bool) -> list[dict]:
-    """Grade each job in a pool of `jobs` processes; a job whose process died is retried once
-    in a fresh pool, then reported as not runnable."""
-    from tqdm.auto import tqdm
-
-    outcomes: list[dict | None] = [None] * len(todo)
-    attempts = [0] * len(todo)
-    pending = list(range(len(todo)))
-    # Workers are forked from this process once nbgrader is imported here, so each starts in
-    # milliseconds instead of importing nbgrader again (seconds); they are forked before any
-    # thread (the progress bar's) exists. Elsewhere than Linux they are spawned.
-    import nbgrader.converters  # noqa: F401
-
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
-    context = multiprocessing.get_context(method)
-    bar = None
-    while pending:
-        retry = []
-        with ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=context) as pool:
-            futures = {pool.submit(_grade_one, *todo[i]): i for i in pending}
-            if bar is None:
-                bar = tqdm(
-                    total=len(todo), desc="autograde", unit="submission", disable=not progress
-                )
-            for future in as_completed(futures):
-                i = futures[future]
-                try:
-                    outcomes[i] = future.result()
-                except BrokenProcessPool:
-                    attempts[i] += 1
-                    if attempts[i] < 2:
-                        retry.append(i)
-                        continue
-                    outcomes[i] = _failure("the grading process died twice while running it")
-                except Exception as error:  # a bug in grading itself must not stop the batch
-                    outcomes[i] = _failure(f"grading failed ({type(error).__name__}: {error})")
-                bar.update(1)
-        pending = sorted(retry)
-    if bar is not None:
-        bar.close()
-    return outcomes  # type: ignore[return-value]
-
-
-def _run_on_dask(todo: list[tuple], scheduler: str, progress: bool) -> list[dict]:
-    """Grade each job on the Dask cluster at ``scheduler``; a job whose worker died, or that
-    raised, is reported as not runnable (the batch goes on)."""
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise CourseError(
-            "grading on a cluster needs dask.distributed: pip install 'dask[distributed]'."
-        ) from None
-    from tqdm.auto import tqdm
-
-    outcomes: list[dict | None] = [None] * len(todo)
-    try:
-        client = Client(scheduler, timeout=30)
-    except OSError as error:
-        raise CourseError(
-            f"cannot reach the Dask scheduler at {scheduler} ({error}). Start one with "
-            "`dask scheduler` and workers with `dask worker ADDRESS --nthreads 1`."
-        ) from None
-    with client:
-        futures = {
-            client.submit(_grade_one, *job, pure=False, retries=1): i for i, job in enumerate(todo)
-        }
-        with tqdm(
-            total=len(todo), desc="autograde", unit="submission", disable=not progress
-        ) as bar:
-            for future in as_completed(futures):
-                i = futures[future]
-                try:
-                    outcomes[i] = future.result()
-                except Exception as error:  # a worker that died or a bug in grading
-                    outcomes[i] = _failure(f"grading failed ({type(error).__name__}: {error})")
-                bar.update(1)
-    return outcomes  # type: ignore[return-value]
-
-
-def _failure(reason: str) -> dict:
-    return {"status": "not runnable", "reason": reason, "notes": []}
 
 
 def _record_not_runnable(course: Course, gb, assignment: str, student: str, reason: str) -> None:
@@ -476,60 +479,258 @@ def _record_not_runnable(course: Course, gb, assignment: str, student: str, reas
         (dest / SEED_FILE).write_text(f"{seed}\n")
 
 
-# ---------------------------------------------------------------------------------------------
-# The worker: runs in its own process, one submission at a time.
+# --- running the jobs: here, or on a cluster ----------------------------------------------------------
 
-_LOCK: _GradebookLock | None = None
+#: What a job that raised in its worker may mean: its process died (retried once) or not.
+Result = Outcome | BaseException
 
 
-def _grade_one(
-    root: str,
-    assignment: str,
-    student: str,
-    timeout: int | None,
-    seed: int,
-    limits: Limits | None = None,
-    sandbox: bool = True,
-    require_sandbox: bool = False,
-    isolation: str = "sandbox",
-) -> dict:
-    """Grade one submission with nbgrader's Autograde; returns status, reason and notes.
+class ProcessPool:
+    """`jobs` local worker processes. Workers are forked from this process once nbgrader is
+    imported here, so each starts in milliseconds instead of importing nbgrader again
+    (seconds); elsewhere than Linux they are spawned. A process that dies breaks the pool, so
+    every round of `run` gets a fresh one."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+
+    def died(self, error: BaseException) -> bool:
+        from concurrent.futures.process import BrokenProcessPool
+
+        return isinstance(error, BrokenProcessPool)
+
+    def run(self, jobs: list[Job]) -> Iterator[tuple[int, Result]]:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        import nbgrader.converters  # noqa: F401 (imported before the fork, see above)
+
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        context = multiprocessing.get_context(method)
+        with ProcessPoolExecutor(max_workers=min(self.jobs, len(jobs)), mp_context=context) as pool:
+            futures = {pool.submit(grade_job, job): index for index, job in enumerate(jobs)}
+            for future in as_completed(futures):
+                try:
+                    yield futures[future], future.result()
+                except BaseException as error:  # reported to run_jobs, which decides
+                    yield futures[future], error
+
+
+class DaskCluster:
+    """The workers of the Dask cluster at `address` (`dask scheduler`, then `dask worker
+    ADDRESS --nthreads 1` on each machine)."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    def died(self, error: BaseException) -> bool:
+        from distributed.scheduler import KilledWorker
+
+        return isinstance(error, KilledWorker)
+
+    def run(self, jobs: list[Job]) -> Iterator[tuple[int, Result]]:
+        try:
+            from distributed import Client, as_completed
+        except ImportError:
+            raise CourseError(
+                "grading on a cluster needs dask.distributed: pip install 'dask[distributed]'."
+            ) from None
+        try:
+            client = Client(self.address, timeout=30)
+        except OSError as error:
+            raise CourseError(
+                f"cannot reach the Dask scheduler at {self.address} ({error}). Start one with "
+                "`dask scheduler` and workers with `dask worker ADDRESS --nthreads 1`."
+            ) from None
+        with client:
+            futures = {
+                client.submit(grade_job, job, pure=False): index for index, job in enumerate(jobs)
+            }
+            for future in as_completed(futures):
+                try:
+                    yield futures[future], future.result()
+                except BaseException as error:  # reported to run_jobs, which decides
+                    yield futures[future], error
+
+
+def run_jobs(jobs: list[Job], executor: ProcessPool | DaskCluster, progress: bool) -> list[Outcome]:
+    """Grade every job with `executor`; one retry and failure path for every executor.
+
+    A job whose worker died is retried once (in a fresh round), then reported as not
+    runnable; a job that raised for another reason (a bug in grading itself) is reported at
+    once. The batch always goes on.
+    """
+    from tqdm.auto import tqdm
+
+    outcomes: list[Outcome | None] = [None] * len(jobs)
+    attempts = [0] * len(jobs)
+    pending = list(range(len(jobs)))
+    bar = None  # made once the first workers are forked: tqdm's monitor is a thread
+    while pending:
+        retry = []
+        for position, result in executor.run([jobs[i] for i in pending]):
+            index = pending[position]
+            if isinstance(result, Outcome):
+                outcomes[index] = result
+            elif executor.died(result) and attempts[index] == 0:
+                attempts[index] += 1
+                retry.append(index)
+                continue
+            elif executor.died(result):
+                outcomes[index] = not_runnable("the grading process died twice while running it")
+            else:
+                outcomes[index] = not_runnable(
+                    f"grading failed ({type(result).__name__}: {result})"
+                )
+            if bar is None:
+                bar = tqdm(
+                    total=len(jobs), desc="autograde", unit="submission", disable=not progress
+                )
+            bar.update(1)
+        pending = sorted(retry)
+    if bar is not None:
+        bar.close()
+    return outcomes  # type: ignore[return-value]
+
+
+# --- the worker: one submission -------------------------------------------------------------------
+
+
+def grade_job(job: Job) -> Outcome:
+    """Grade one submission with nbgrader's Autograde, in this process (a worker).
 
     With isolation "sandbox" the student's code runs in a sandboxed kernel and the tests here;
     with "kernel" nbgrader's own Execute runs every cell in the student's kernel."""
+    from nbgrader.api import Gradebook
     from nbgrader.converters import Autograde
     from nbgrader.converters.base import NbGraderException
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.utils import setenv
 
-    global _LOCK
-    course = Course(root)
-    _LOCK = _GradebookLock(course.root)
-    path = course.submission_path(student, assignment)
-    dest = course.autograded_dir / student / assignment
-
+    course = Course(job.root)
+    path = course.submission_path(job.student, job.assignment)
+    dest = course.autograded_dir / job.student / job.assignment
     reason = _unreadable(path)
     if reason:
-        return _failure(reason)
-    if require_sandbox and not (isolation == "sandbox" and sandbox and detect_protections().full):
-        return _failure(
-            "the full sandbox is required but not available on the machine that graded it: "
-            + "; ".join(line.strip() for line in detect_protections().lines() if "OFF" in line)
+        return not_runnable(reason)
+    if job.isolation == "sandbox" and not job.allow_unsandboxed and not detect_protections().full:
+        # On a cluster, each worker checks for itself (the scheduler's machine may differ).
+        where = f"the worker {socket.gethostname()}"
+        return not_runnable(
+            refusal(where).splitlines()[0]
+            + " "
+            + " ".join(
+                line.strip() for line in refusal(where).splitlines()[1:] if line.startswith("  - ")
+            )
         )
-    _SETTINGS.update(limits=limits or Limits(), sandbox=sandbox)
+    lock = course.lock()
+    config = _nbgrader_config(course, job, lock)
+    log, errors = _quiet_log(f"autograder.grade.{job.student}.{job.assignment}")
+    # The seed is set in this (the grading) process only; the sandboxed kernel gets
+    # ONE_THREAD_ENV. With isolation "kernel" the checks run in the kernel, which inherits it.
+    env = {HIDDEN_SEED_VARIABLE: str(job.seed), **ONE_THREAD_ENV}
+    if job.isolation == "kernel":
+        env["PYTHONPATH"] = _kernel_path()
+    with lock:
+        try:
+            converter = Autograde(coursedir=CourseDirectory(config=config), config=config, log=log)
+            with setenv(**env):
+                converter.start()
+        except NbGraderException:
+            return not_runnable(_reason_from_log(errors.messages))
+        except Exception as error:
+            return not_runnable(f"nbgrader could not grade it ({type(error).__name__}: {error})")
 
-    from autograder.course import DEFAULT_CELL_TIMEOUT
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / SEED_FILE).write_text(f"{job.seed}\n")
+    graded = dest / f"{job.assignment}.ipynb"
+    if not graded.is_file():
+        return not_runnable("nbgrader wrote no autograded notebook for it")
+    if job.isolation == "kernel":
+        # The checks ran in the student's kernel and printed their near misses there.
+        verdicts = _near_misses_in(graded)
+        notes = _timeout_notes(graded, job.timeout)
+    else:
+        try:
+            found = json.loads((dest / VERDICTS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return not_runnable("nbgrader wrote no verdicts for it")
+        verdicts, notes = found["verdicts"], found["notes"]
+    with lock, Gradebook(course.db_url, "cnn-course") as gb:
+        record_verdicts(
+            gb, job.assignment, job.student, job.assignment, verdicts, job.near_miss_credit
+        )
+    return Outcome("graded", notes=notes)
 
-    timeout = int(timeout or DEFAULT_CELL_TIMEOUT)
-    _SETTINGS["timeout"] = timeout
-    config = course.nbgrader_config(timeout=timeout, force=True)
-    if isolation == "kernel":
-        config.Execute.timeout = timeout
+
+def record_verdicts(
+    gb,
+    assignment: str,
+    student: str,
+    notebook: str,
+    verdicts: list[dict],
+    near_miss_credit: float = 0.5,
+) -> None:
+    """Write the grader's verdicts into nbgrader's gradebook (auto_score of each test cell):
+    its score, or for a test cell that passed with a near miss, ``near_miss_credit`` of its
+    points."""
+    for verdict in verdicts:
+        try:
+            grade = gb.find_grade(verdict["grade_id"], notebook, assignment, student)
+        except Exception:
+            continue
+        score = verdict["score"]
+        if verdict.get("near_miss") and score:
+            score = round(score * near_miss_credit, 6)
+        grade.auto_score = score
+        grade.needs_manual_grade = False
+    gb.db.commit()
+
+
+#: The first line a check prints for a near miss (autograder.checks._engine.run_cases).
+_NEAR_MISS_LINE = re.compile(r"^\S+: near miss on case ")
+_HINT_ID = re.compile(r"\[([a-z0-9_]+/[a-z0-9_]+)\]")
+
+
+def _near_misses_in(graded: Path) -> list[dict]:
+    """The verdicts of the test cells of a notebook graded in the student's kernel that passed
+    with a near miss, read from what their checks printed (in that isolation, as everything,
+    the student's own process could forge it; it can only lower the score)."""
+    import nbformat
+
+    found = []
+    for cell in nbformat.read(str(graded), as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+            continue
+        outputs = cell.get("outputs", [])
+        if any(o.get("output_type") == "error" for o in outputs):
+            continue
+        text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+        lines = [line for line in text.splitlines() if _NEAR_MISS_LINE.match(line)]
+        if lines:
+            ids = _HINT_ID.findall(text)
+            points = float(meta.get("points", 0) or 0)
+            found.append({"grade_id": meta["grade_id"], "score": points, "near_miss": ids or lines})
+    return found
+
+
+def _nbgrader_config(course: Course, job: Job, lock: GradebookLock):
+    """The configuration of nbgrader's Autograde for one job: the course's, forced, this
+    student and assignment, and the pipeline of the job's isolation."""
+    from nbgrader.coursedir import CourseDirectory
+
+    config = course.nbgrader_config(timeout=job.timeout, force=True)
+    config.CourseDirectory.assignment_id = job.assignment
+    config.CourseDirectory.student_id = job.student
+    # A file of the submission's folder named like the grader's verdicts is never copied.
+    config.CourseDirectory.ignore = [*CourseDirectory().ignore, VERDICTS_FILE]
+    if job.isolation == "kernel":
+        config.Execute.timeout = job.timeout
         config.Execute.error_on_timeout = {
             "ename": TIMEOUT_ERROR_NAME,
-            "evalue": f"timed out after {timeout} s",
+            "evalue": f"timed out after {job.timeout} s",
             "traceback": [
-                f"{TIMEOUT_ERROR_NAME}: timed out after {timeout} s (the cell was stopped)"
+                f"{TIMEOUT_ERROR_NAME}: timed out after {job.timeout} s (the cell was stopped)"
             ],
         }
         # The kernel's own start-up warnings (e.g. about its transport) are noise here.
@@ -537,13 +738,21 @@ def _grade_one(
             "--HistoryManager.hist_file=:memory:",
             "--IPKernelApp.log_level=ERROR",
         ]
-        config.Autograde.autograde_preprocessors = _in_kernel_preprocessors()
+        config.ExecuteOutsideLock.lock = lock
+        config.ExecuteOutsideLock.budget = int(job.limits.wall_seconds)
+        config.Autograde.autograde_preprocessors = _pipeline(ExecuteOutsideLock)
     else:
-        config.Autograde.autograde_preprocessors = _autograde_preprocessors()
-    config.CourseDirectory.assignment_id = assignment
-    config.CourseDirectory.student_id = student
+        config.ExecuteOutOfProcess.timeout = job.timeout
+        config.ExecuteOutOfProcess.limits = job.limits
+        config.ExecuteOutOfProcess.sandbox = job.sandbox
+        config.ExecuteOutOfProcess.lock = lock
+        config.Autograde.autograde_preprocessors = _pipeline(ExecuteOutOfProcess)
+    return config
 
-    log = logging.getLogger(f"autograder.grade.{student}.{assignment}")
+
+def _quiet_log(name: str) -> tuple[logging.Logger, _ListHandler]:
+    """A logger that keeps nbgrader's errors for the report and shows nothing."""
+    log = logging.getLogger(name)
     log.propagate = False
     log.setLevel(logging.ERROR)
     errors = _ListHandler()
@@ -553,55 +762,25 @@ def _grade_one(
     # submission and would drown the progress bar.
     warnings.filterwarnings("ignore", module="sqlalchemy")
     warnings.filterwarnings("ignore", module="nbgrader")
-
-    # The seed is set in this (the grading) process only; the sandboxed kernel gets
-    # _ONE_THREAD_ENV. With isolation "kernel" the checks run in the kernel, which inherits it.
-    env = {HIDDEN_SEED_ENV: str(seed), **_ONE_THREAD_ENV}
-    if isolation == "kernel":
-        env["PYTHONPATH"] = _kernel_path()
-    _SETTINGS["result"] = None
-    _LOCK.acquire()
-    try:
-        coursedir = CourseDirectory(config=config)
-        converter = Autograde(coursedir=coursedir, config=config, log=log)
-        with setenv(**env):
-            converter.start()
-    except NbGraderException:
-        return _failure(_reason_from_log(errors.messages))
-    except Exception as error:
-        return _failure(f"nbgrader could not grade it ({type(error).__name__}: {error})")
-    finally:
-        _LOCK.release()
-
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / SEED_FILE).write_text(f"{seed}\n")
-    graded = dest / f"{assignment}.ipynb"
-    if isolation == "kernel":
-        if not graded.is_file():
-            return _failure("nbgrader wrote no autograded notebook for it")
-        return {"status": "graded", "reason": "", "notes": _timeout_notes(graded, timeout)}
-    result = _SETTINGS.get("result")
-    if not graded.is_file() or result is None:
-        return _failure("nbgrader wrote no autograded notebook for it")
-    from nbgrader.api import Gradebook
-
-    with _GradebookLock(course.root), Gradebook(course.db_url, "cnn-course") as gb:
-        record_verdicts(gb, assignment, student, assignment, result.verdicts)
-    return {"status": "graded", "reason": "", "notes": list(result.notes)}
-
-
-_SETTINGS: dict = {}
+    return log, errors
 
 
 def _timeout_notes(graded: Path, timeout: int) -> list[str]:
-    """ "cell N (grade id) timed out after T s" for each cell nbgrader stopped at its timeout."""
+    """ "cell N (grade id) timed out after T s" for each cell nbgrader stopped at its timeout,
+    and once, where the grading budget ran out, why the cells after it did not run."""
     import nbformat
 
-    notes = []
+    notes: list[str] = []
     nb = nbformat.read(str(graded), as_version=4)
     for index, cell in enumerate(nb.cells):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error" and output.get("ename") == TIMEOUT_ERROR_NAME:
+                evalue = output.get("evalue", "")
+                if evalue.startswith("not run: "):
+                    note = "timed out: " + evalue.removeprefix("not run: ")
+                    if note not in notes:
+                        notes.append(note)
+                    break
                 grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
                 name = f"cell {index + 1}" + (f" ({grade_id})" if grade_id else "")
                 notes.append(f"{name} timed out after {timeout} s")
@@ -665,91 +844,130 @@ def _reason_from_log(messages: list[str]) -> str:
     return f"nbgrader could not grade it ({useful[0] if useful else 'no reason logged'})"
 
 
-def _in_kernel_preprocessors() -> list:
-    """nbgrader's autograde pipeline for isolation "kernel": its own Execute (every cell in the
-    student's kernel) outside the gradebook lock, and honest stderr."""
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import (
-        AssignLatePenalties,
-        CheckCellMetadata,
-        Execute,
-        IgnorePattern,
-        LimitOutput,
-        SaveAutoGrades,
-    )
-
-    class ExecuteOutsideLock(Execute):
-        """nbgrader's Execute, releasing the gradebook lock while the kernel runs."""
-
-        def preprocess(self, nb, resources, km=None):
-            _LOCK.release()
-            try:
-                return super().preprocess(nb, resources, km=km)
-            finally:
-                _LOCK.acquire()
-
-    honest = _autograde_preprocessors()[1]
-    return [
-        ExecuteOutsideLock,
-        honest,
-        IgnorePattern,
-        ClearMetadataPreprocessor,
-        LimitOutput,
-        SaveAutoGrades,
-        AssignLatePenalties,
-        CheckCellMetadata,
-    ]
+# --- nbgrader's autograde pipeline, with our preprocessors ------------------------------------------
 
 
-def _autograde_preprocessors() -> list:
-    """nbgrader's autograde pipeline with two changes: execution runs out of the student's
-    process and outside the gradebook lock, and stderr of grade cells becomes stdout before
-    the grades are saved."""
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import (
-        AssignLatePenalties,
-        CheckCellMetadata,
-        IgnorePattern,
-        LimitOutput,
-        NbGraderPreprocessor,
-        SaveAutoGrades,
-    )
-    from nbgrader.utils import is_grade
+@contextlib.contextmanager
+def _released(lock: GradebookLock | None) -> Iterator[None]:
+    """Release the gradebook lock for the block (the notebook runs; nobody writes)."""
+    if lock is not None:
+        lock.release()
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.acquire()
 
-    class ExecuteOutOfProcess(NbGraderPreprocessor):
-        """In place of nbgrader's Execute: the student's cells run in a sandboxed kernel and
-        the test cells here (`autograder.verdicts`), outside the gradebook lock."""
 
-        def preprocess(self, nb, resources):
-            folder = Path(resources.get("metadata", {}).get("path") or ".").resolve()
-            _LOCK.release()
-            try:
-                _SETTINGS["result"] = grade_notebook(
-                    nb,
-                    folder,
-                    timeout=_SETTINGS["timeout"],
-                    limits=_SETTINGS["limits"],
-                    env=dict(_ONE_THREAD_ENV),
-                    sandbox=_SETTINGS["sandbox"],
-                )
-            finally:
-                _LOCK.acquire()
-            return nb, resources
+class ExecuteOutOfProcess(NbGraderPreprocessor):
+    """In place of nbgrader's Execute: the student's cells run in a sandboxed kernel and the
+    test cells here (`autograder.isolation.verdicts`), outside the gradebook lock. The
+    verdicts go to `verdicts.json` beside the autograded notebook, for `grade_job` to record."""
 
-    class HonestStderr(NbGraderPreprocessor):
-        """Turn stderr streams of grade cells into stdout, so that a warning or a message on
-        stderr from correct code does not cost the cell its points (nbgrader scores any stderr
-        output 0). A failing check raises, which still scores 0."""
+    timeout = Integer(DEFAULT_CELL_TIMEOUT, help="Seconds one cell may run.").tag(config=True)
+    sandbox = Bool(True, help="Run the kernel in bubblewrap where it works.").tag(config=True)
+    limits = Any(None, help="The kernel's resource limits (a Limits).").tag(config=True)
+    lock = Any(None, help="The gradebook lock, released while the notebook runs.").tag(config=True)
 
-        def preprocess_cell(self, cell, resources, index):
-            if cell.cell_type == "code" and is_grade(cell):
-                for output in cell.outputs:
-                    if output.output_type == "stream" and output.name == "stderr":
-                        output.name = "stdout"
+    def preprocess(self, nb, resources):
+        folder = Path(resources.get("metadata", {}).get("path") or ".").resolve()
+        with _released(self.lock):
+            result = grade_notebook(
+                nb,
+                folder,
+                timeout=self.timeout,
+                limits=self.limits or Limits(),
+                env=dict(ONE_THREAD_ENV),
+                sandbox=self.sandbox,
+            )
+        verdicts = {
+            "verdicts": [{**asdict(v), "score": v.score} for v in result.verdicts],
+            "notes": result.notes,
+            "kernel_lost": result.kernel_lost,
+        }
+        resources.setdefault("outputs", {})[VERDICTS_FILE] = json.dumps(verdicts, indent=1).encode()
+        return nb, resources
+
+
+class ExecuteOutsideLock(Execute):
+    """nbgrader's Execute (every cell in the student's kernel), releasing the gradebook lock
+    while the kernel runs, within the notebook's grading budget: each cell may run for the
+    cell timeout or what is left of the budget, whichever is less; once the budget is used up,
+    the cells after it are not run (a code cell gets a timeout error, so its test scores 0)."""
+
+    lock = Any(None, help="The gradebook lock, released while the notebook runs.").tag(config=True)
+    budget = Integer(DEFAULT_BUDGET, help="Seconds the whole notebook may take.").tag(config=True)
+
+    def preprocess(self, nb, resources, km=None):
+        self._cell_timeout = self.timeout
+        self._deadline = time.monotonic() + self.budget
+        self._spent_in: str | None = None
+        with _released(self.lock):
+            return super().preprocess(nb, resources, km=km)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return super().preprocess_cell(cell, resources, index)
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        label = f"cell {index + 1}" + (f" ({grade_id})" if grade_id else "")
+        left = self._deadline - time.monotonic()
+        if self._spent_in is None and left <= 0:
+            self._spent_in = label
+        if self._spent_in is not None:
+            message = (
+                f"not run: the notebook used up its grading budget of {self.budget} s in "
+                f"{self._spent_in}"
+            )
+            cell.outputs = [_timeout_error(message)]
             return cell, resources
+        self.timeout = max(1, int(min(self._cell_timeout, left)))
+        cell, resources = super().preprocess_cell(cell, resources, index)
+        timed_out = any(o.get("ename") == TIMEOUT_ERROR_NAME for o in cell.get("outputs", []))
+        if timed_out and left < self._cell_timeout:
+            self._spent_in = label
+        return cell, resources
+
+
+def _timeout_error(message: str):
+    from nbformat.v4 import new_output
+
+    return new_output(
+        "error",
+        ename=TIMEOUT_ERROR_NAME,
+        evalue=message,
+        traceback=[f"{TIMEOUT_ERROR_NAME}: {message}"],
+    )
+
+
+class HonestStderr(NbGraderPreprocessor):
+    """Turn stderr streams of grade cells into stdout, so that a warning or a message on
+    stderr from correct code does not cost the cell its points (nbgrader scores any stderr
+    output 0). A failing check raises, which still scores 0."""
+
+    def preprocess_cell(self, cell, resources, index):
+        from nbgrader.utils import is_grade
+
+        if cell.cell_type == "code" and is_grade(cell):
+            for output in cell.outputs:
+                if output.output_type == "stream" and output.name == "stderr":
+                    output.name = "stdout"
+        return cell, resources
+
+
+def _pipeline(execute: type) -> list[type]:
+    """nbgrader's autograde pipeline with `execute` in place of its Execute and honest
+    stderr before the grades are saved."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (
+        AssignLatePenalties,
+        CheckCellMetadata,
+        IgnorePattern,
+        LimitOutput,
+        SaveAutoGrades,
+    )
 
     return [
-        ExecuteOutOfProcess,
+        execute,
         HonestStderr,
         IgnorePattern,
         ClearMetadataPreprocessor,

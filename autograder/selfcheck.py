@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.course import CourseError, UsageError
+from autograder.course import NEAR_MISS_CREDIT, CourseError, UsageError
 
 # Seconds one cell may run before the self-check interrupts it and moves on.
 DEFAULT_TIMEOUT = 600
@@ -125,6 +125,10 @@ def _diagnosis(cell) -> str:
             return f"{name}: {value}" if value else name
     if cell.get("execution_count") is None:
         return "did not run"
+    for output in cell.get("outputs", []):
+        for line in str(output.get("text", "")).splitlines():
+            if ": near miss on case " in line:
+                return line.strip()
     return "pass"
 
 
@@ -147,6 +151,8 @@ def score_notebook(notebook) -> list[ExerciseResult]:
             continue
         diagnosis = _diagnosis(cell)
         points = max_points if diagnosis == "pass" else 0.0
+        if ": near miss on case " in diagnosis:  # the course's share; half unless it says
+            points = max_points * NEAR_MISS_CREDIT
         results.append(
             ExerciseResult(_exercise_name(cell, grade_id), max_points, points, diagnosis)
         )

@@ -73,11 +73,6 @@ def _read(notebook: Path | str | nbformat.NotebookNode) -> nbformat.NotebookNode
     return nbformat.read(str(notebook), as_version=4)
 
 
-def _is_solution_code(cell) -> bool:
-    nbgrader = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.cell_type == "code" and nbgrader.get("solution", False)
-
-
 def _is_solution(cell) -> bool:
     return cell.get("metadata", {}).get("nbgrader", {}).get("solution", False)
 

@@ -12,9 +12,16 @@ in its own copy of one released and collected course:
   protection this machine offers (printed: bubblewrap, limits, cgroup), tests in the grader;
 - ours, `--jobs J`: the same, J submissions side by side.
 
-Prints seconds per submission for each, the ratios, and the protections that were on. Usage:
+Prints seconds per submission for each, the ratios, and the protections that were on.
+
+`--class N` measures a class instead: N complete submissions spread evenly over the course's
+notebooks 01, 02, 03, 04 and 07 (`make_submission`), graded by plain `nbgrader autograde`
+(one assignment after the other) and by `cnn-course autograde --jobs J` (every assignment in
+one run, with every protection on); it prints submissions per minute of each and the ratio.
+Usage:
 
     python benchmarks/bench_autograde.py [N] [--jobs J]
+    python benchmarks/bench_autograde.py --class 100 [--jobs J]
 """
 
 from __future__ import annotations
@@ -74,11 +81,83 @@ def _graded_count(course: Course) -> int:
     return len(list(course.autograded_dir.glob(f"*/{TINY}/{TINY}.ipynb")))
 
 
+CLASS_ASSIGNMENTS = (
+    "01_conv_arithmetic",
+    "02_layers",
+    "03_optimizers",
+    "04_batchnorm",
+    "07_detection_segmentation",
+)
+
+
+def _class_course(workdir: Path, n: int) -> tuple[Course, dict[str, int]]:
+    """A released course of CLASS_ASSIGNMENTS with n complete submissions spread over them."""
+    course = Course(workdir / "template")
+    release(course, list(CLASS_ASSIGNMENTS), progress=False)
+    per = {
+        a: n // len(CLASS_ASSIGNMENTS) + (i < n % len(CLASS_ASSIGNMENTS))
+        for i, a in enumerate(CLASS_ASSIGNMENTS)
+    }
+    drop = workdir / "drop"
+    student = 0
+    for assignment, count in per.items():
+        text = make_submission(
+            course.source_path(assignment), course.release_path(assignment), "complete"
+        )
+        for _ in range(count):
+            student += 1
+            folder = drop / f"student{student:03d}" / assignment
+            folder.mkdir(parents=True)
+            (folder / f"{assignment}.ipynb").write_text(text, encoding="utf-8")
+    report = collect(course, drop)
+    if len(report.submissions) != n:
+        raise RuntimeError("\n".join(report.lines()))
+    return course, per
+
+
+def class_scale(n: int, jobs: int) -> None:
+    """Grade a class of n submissions with plain nbgrader and with cnn-course; print the rates."""
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory(prefix="bench-class-") as tmp:
+        workdir = Path(tmp)
+        template, per = _class_course(workdir, n)
+        plain = Course(shutil.copytree(template.root, workdir / "plain"))
+        ours = Course(shutil.copytree(template.root, workdir / "ours"))
+        plain.config_path.write_text(PLAIN_CONFIG)
+        plain_s = sum(
+            _timed([str(bin_dir / "nbgrader"), "autograde", a], cwd=plain.root) for a in per
+        )
+        command = [sys.executable, "-m", "autograder", "--course", str(ours.root), "autograde"]
+        ours_s = _timed([*command, *per, "--jobs", str(jobs)], cwd=ROOT)
+        for course in (plain, ours):
+            graded = sum(len(list(course.autograded_dir.glob(f"*/{a}/{a}.ipynb"))) for a in per)
+            if graded != n:
+                raise RuntimeError(f"{course.root}: {graded} of {n} submissions graded")
+    from autograder.isolation.sandbox import detect_protections
+
+    spread = ", ".join(f"{count} of {a}" for a, count in per.items())
+    print(f"autograde a class of {n} complete submissions ({spread}; {os.cpu_count()} CPUs):")
+    print(f"  plain nbgrader autograde:      {60 * n / plain_s:6.1f} submissions per minute")
+    print(
+        f"  cnn-course autograde --jobs {jobs}: {60 * n / ours_s:6.1f} submissions per minute "
+        f"({plain_s / ours_s:.1f}x plain nbgrader)"
+    )
+    print("protections on for cnn-course:")
+    for line in detect_protections().lines():
+        print(f"  {line}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", nargs="?", type=int, default=8, help="submissions (default 8)")
     parser.add_argument("--jobs", type=int, default=2, help="cnn-course --jobs (default 2)")
+    parser.add_argument(
+        "--class", dest="klass", type=int, metavar="N", help="grade a class of N submissions"
+    )
     args = parser.parse_args()
+    if args.klass:
+        class_scale(args.klass, args.jobs)
+        return
     bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory(prefix="bench-autograde-") as tmp:
         workdir = Path(tmp)
@@ -99,7 +178,7 @@ def main() -> None:
         for course in (plain, sequential, ours):
             if _graded_count(course) != args.n:
                 raise RuntimeError(f"{course.root}: not every submission was graded")
-    from autograder.sandbox import detect_protections
+    from autograder.isolation.sandbox import detect_protections
 
     print(f"autograde {args.n} submissions of the tiny assignment ({os.cpu_count()} CPUs):")
     print(f"  plain nbgrader autograde:               {plain_s / args.n:6.2f} s per submission")

@@ -11,7 +11,11 @@ Times the reference solutions of ``notebooks/02_layers.ipynb`` (loaded with
   (50x3x32x32, 25 filters 3x3, pad 1) and a large (64x64x32x32, 64 filters 3x3, pad 1) case;
 - ``conv_forward_naive`` / ``conv_backward_naive`` on the small case (float64);
 - max pooling and average pooling (2x2, stride 2) against ``F.max_pool2d`` / ``F.avg_pool2d``;
-- spatial batch normalisation against ``F.batch_norm`` when notebook 04 has its solutions.
+- spatial batch normalisation against ``F.batch_norm`` when notebook 04 has its solutions;
+- the PyTorch twins of ``course_utils.reference`` (the checks' oracle and the layers later
+  notebooks train with): ``conv_forward_fast`` / ``conv_backward_fast`` on the large case and
+  max and average pooling, against the same PyTorch operations, each pair timed in turn
+  (``--twins-only`` times these alone).
 
 Both sides get the same number of threads: ``--threads`` sets OMP_NUM_THREADS,
 OPENBLAS_NUM_THREADS and MKL_NUM_THREADS (NumPy's BLAS) before NumPy and PyTorch are imported,
@@ -23,7 +27,9 @@ the steadiest measure of the work itself (with more threads it also counts threa
 while they wait for work). A ratio is NumPy time / PyTorch
 time: 2.0x means NumPy takes twice as long. The goals of the reference solution: forward
 within 2x and backward within 3x of PyTorch float32, and at least 500x faster than the naive
-loops. This script measures; it asserts nothing.
+loops. The goals of the twins, float32 on one thread: conv forward within 1.5x and backward
+within 2x of PyTorch, pooling forward and backward within 2x. This script measures; it
+asserts nothing.
 """
 
 from __future__ import annotations
@@ -47,6 +53,9 @@ POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}
 GOAL_FORWARD = 2.0  # NumPy float32 forward / PyTorch float32 forward, at most
 GOAL_BACKWARD = 3.0  # NumPy float32 backward / PyTorch float32 backward, at most
 GOAL_NAIVE = 500.0  # naive time / fast time, at least
+GOAL_TWIN_CONV_FORWARD = 1.5  # course_utils.reference twin / PyTorch, float32, at most
+GOAL_TWIN_CONV_BACKWARD = 2.0
+GOAL_TWIN_POOL = 2.0  # forward and backward
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -60,6 +69,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="wall-clock time, or CPU time of this process (steadier on a busy machine)",
     )
     parser.add_argument("--no-naive", action="store_true", help="skip the (slow) naive loops")
+    parser.add_argument(
+        "--twins-only",
+        action="store_true",
+        help="time only the course_utils.reference twins, not the notebook's solutions",
+    )
     return parser.parse_args(argv)
 
 
@@ -86,6 +100,25 @@ def best_time(function: Callable[[], object], repeats: int) -> float:
         function()
         times.append(CLOCK() - start)
     return min(times)
+
+
+def best_times_in_turn(functions: list[Callable[[], object]], repeats: int) -> list[float]:
+    """Seconds of the fastest of `repeats` calls of each function, after warm-up calls.
+
+    The functions are called in turn within each repeat, so a burst of load from other jobs
+    falls on both sides of a ratio rather than on one. Three warm-up calls each: a fresh
+    process pays page faults for its first large allocations, which is not the operation's cost.
+    """
+    for function in functions:
+        for _ in range(3):
+            function()
+    times = [[] for _ in functions]
+    for _ in range(repeats):
+        for function, measured in zip(functions, times):
+            start = CLOCK()
+            function()
+            measured.append(CLOCK() - start)
+    return [min(measured) for measured in times]
 
 
 def describe(case: dict) -> str:
@@ -308,8 +341,110 @@ def bench_batchnorm(repeats: int) -> None:
         print_ratios(np.dtype(dtype).name, ours, theirs)
 
 
+def twin_ratio(label: str, ours: float, theirs: float, goal: float) -> None:
+    ratio = ours / theirs
+    print(
+        f"  {label + ':':43s} {ratio:5.2f}x ({fmt_ms(ours)} vs {fmt_ms(theirs)}; "
+        f"{verdict(ratio, goal)})"
+    )
+
+
+def time_twin_conv(twins, dtype, repeats: int) -> list[float]:
+    """[twin forward, F.conv2d forward, twin backward, autograd backward] seconds, large case."""
+    stride, pad = LARGE["conv_param"]["stride"], LARGE["conv_param"]["pad"]
+    x, w, b = (torch.from_numpy(a) for a in conv_inputs(LARGE, dtype))
+    out, cache = twins.conv_forward_fast(x, w, b, LARGE["conv_param"])
+    dout = torch.from_numpy(np.random.default_rng(1).standard_normal(out.shape).astype(dtype))
+    leaves = [t.clone().requires_grad_() for t in (x, w, b)]
+    recorded = F.conv2d(*leaves, stride=stride, padding=pad)
+
+    def twin_forward():
+        with torch.no_grad():
+            return twins.conv_forward_fast(x, w, b, LARGE["conv_param"])
+
+    def torch_forward():
+        with torch.no_grad():
+            return F.conv2d(x, w, b, stride=stride, padding=pad)
+
+    return best_times_in_turn(
+        [
+            twin_forward,
+            torch_forward,
+            lambda: twins.conv_backward_fast(dout, cache),
+            lambda: torch.autograd.grad(recorded, leaves, dout, retain_graph=True),
+        ],
+        repeats,
+    )
+
+
+def time_twin_pool(forward, backward, torch_pool, dtype, repeats: int) -> list[float]:
+    """[twin forward, torch forward, twin backward, autograd backward] seconds, 2x2 stride 2."""
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal(POOL_SHAPE).astype(dtype))
+    out, cache = forward(x, POOL_PARAM)
+    dout = torch.from_numpy(np.random.default_rng(1).standard_normal(out.shape).astype(dtype))
+    leaf = x.clone().requires_grad_()
+    recorded = torch_pool(leaf, kernel_size=2, stride=2)
+
+    def twin_forward():
+        with torch.no_grad():
+            return forward(x, POOL_PARAM)
+
+    def torch_forward():
+        with torch.no_grad():
+            return torch_pool(x, kernel_size=2, stride=2)
+
+    return best_times_in_turn(
+        [
+            twin_forward,
+            torch_forward,
+            lambda: backward(dout, cache),
+            lambda: torch.autograd.grad(recorded, leaf, dout, retain_graph=True),
+        ],
+        repeats,
+    )
+
+
+def bench_twins(repeats: int) -> None:
+    """course_utils.reference's conv and pooling twins against the same PyTorch operations."""
+    from course_utils.reference import layers as twins
+
+    print("\n== course_utils.reference twins vs PyTorch, each pair timed in turn")
+    pool_shape = "x".join(str(s) for s in POOL_SHAPE)
+    for dtype in (np.float32, np.float64):
+        name = np.dtype(dtype).name
+        print(f"\n{name}, conv on the large case ({describe(LARGE)})")
+        ours_f, theirs_f, ours_b, theirs_b = time_twin_conv(twins, dtype, repeats)
+        twin_ratio("conv_forward_fast / F.conv2d", ours_f, theirs_f, GOAL_TWIN_CONV_FORWARD)
+        twin_ratio(
+            "conv_backward_fast / F.conv2d autograd", ours_b, theirs_b, GOAL_TWIN_CONV_BACKWARD
+        )
+        print(f"{name}, pooling 2x2, stride 2, on {pool_shape}")
+        pairs = (
+            ("max_pool", twins.max_pool_forward_naive, twins.max_pool_backward_naive, F.max_pool2d),
+            ("avg_pool", twins.avg_pool_forward, twins.avg_pool_backward, F.avg_pool2d),
+        )
+        for label, forward, backward, torch_pool in pairs:
+            ours_f, theirs_f, ours_b, theirs_b = time_twin_pool(
+                forward, backward, torch_pool, dtype, repeats
+            )
+            torch_name = torch_pool.__name__
+            twin_ratio(f"{label} forward / F.{torch_name}", ours_f, theirs_f, GOAL_TWIN_POOL)
+            twin_ratio(
+                f"{label} backward / F.{torch_name} autograd", ours_b, theirs_b, GOAL_TWIN_POOL
+            )
+
+
 def main() -> None:
     torch.set_num_threads(ARGS.threads)
+    if ARGS.twins_only:
+        print(
+            f"bench_conv --twins-only: PyTorch {torch.__version__}, "
+            f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+            f"torch.get_num_threads() = {torch.get_num_threads()}; best of {ARGS.repeats} runs, "
+            f"{ARGS.clock} clock"
+        )
+        bench_twins(ARGS.repeats)
+        return
     with contextlib.redirect_stdout(io.StringIO()):  # the notebook's setup cell prints its knobs
         solutions = load_solutions("02_layers")
     print(
@@ -325,6 +460,7 @@ def main() -> None:
         bench_naive(solutions, ARGS.repeats)
     bench_pool(solutions, ARGS.repeats)
     bench_batchnorm(ARGS.repeats)
+    bench_twins(ARGS.repeats)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,21 @@
 """Grading test cells through a kernel, as ``--isolation sandbox`` does: the student's cell runs
 in a kernel process, each test cell in this process against proxies of its functions and
-classes (``autograder.verdicts.grade_notebook``, without bubblewrap, for speed)."""
+classes (``autograder.isolation.verdicts.grade_notebook``, without bubblewrap, for speed)."""
 
 from __future__ import annotations
 
 import inspect
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
 import nbformat
+import pytest
 
-from autograder.sandbox import Limits
-from autograder.verdicts import grade_notebook
+from autograder.isolation.sandbox import Limits
+from autograder.isolation.verdicts import grade_notebook
+from tests.check_harness import HINT_ID
 from tests.solutions import NOTEBOOKS, _is_solution_cell
 
 
@@ -57,3 +61,36 @@ def failing_tests(tmp_path: Path, imports: str, student: str, tests: list[str]) 
         for test, cell, verdict in zip(tests, nb.cells[2:], result.verdicts)
         if not verdict.passed
     ]
+
+
+def grades_through_a_kernel(
+    assignment: str,
+    functions: Sequence[tuple[str, tuple[str, ...]]],
+    mistakes: Sequence[tuple[Callable, tuple, str]],
+    wrong: ModuleType,
+    imports: str = "import numpy as np\n",
+    more_tests: Sequence[str] = (),
+) -> Callable:
+    """A test: graded as ``--isolation sandbox`` grades, each ``(check, names)`` of
+    ``functions`` (a check, the solution functions it takes) passes the notebook's solution on
+    public and hidden cases; each ``(check, impls, expected)`` of ``mistakes`` (``impls``
+    defined in the module ``wrong``) fails with a diagnosis naming it (as
+    ``check_harness.fails_each_mistake``); and each cell of ``more_tests`` passes."""
+
+    @pytest.mark.slow
+    def test(tmp_path):
+        tests = list(more_tests)
+        for check, names in functions:
+            call = f"{check}({', '.join(names)}"
+            tests.append(
+                f"from autograder.checks import {check}\n{call})\n{call}, cases='hidden')\n"
+            )
+        for check, impls, expected in mistakes:
+            pattern = re.escape(f"[{expected}]") if HINT_ID.fullmatch(expected) else expected
+            names = ", ".join(impl.__name__ for impl in impls)
+            tests.append(expect_mistake(check.__name__, names, pattern))
+        student = solutions_source(assignment) + "\n\n" + module_body(wrong)
+        failures = failing_tests(tmp_path, imports, student, tests)
+        assert failures == [], "\n\n".join(f"{test}\n{trace}" for test, trace in failures)
+
+    return test

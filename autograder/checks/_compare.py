@@ -34,7 +34,17 @@ from typing import Any
 
 import numpy as np
 
-from autograder.measure import _describe_value, _type_name, describe, error_report
+from autograder.course import HIDDEN_SEED_VARIABLE
+from autograder.kernel.measure import (
+    describe,
+    error_report,
+)
+from autograder.kernel.measure import (
+    describe_value as _describe_value,
+)
+from autograder.kernel.measure import (
+    type_name as _type_name,
+)
 
 # Tolerances, defined once. Answers are computed in float64; two correct float64 programs that
 # add in a different order differ by ~1e-15 relative, so 1e-7 leaves room for any honest
@@ -45,7 +55,7 @@ ATOL_FLOAT64 = 1e-9
 RTOL_FLOAT32 = 1e-4
 ATOL_FLOAT32 = 1e-5
 
-HIDDEN_SEED_VARIABLE = "CNN_COURSE_HIDDEN_SEED"
+
 CASE_KINDS = ("public", "hidden")
 
 

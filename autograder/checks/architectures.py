@@ -49,7 +49,9 @@ from autograder.checks._compare import (
     run_check,
     select_cases,
 )
-from autograder.measure import build_recipe, canonical_, measure, model_input
+from autograder.checks._engine import check
+from autograder.checks._legacy_rules import measure
+from autograder.kernel.measure import build_recipe, canonical_, model_input
 from course_utils.reference import architectures as ref
 
 __all__ = [
@@ -425,6 +427,7 @@ def _hidden_count_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+@check
 def check_count_parameters(count_parameters: Callable, cases: str = "public") -> CheckResult:
     """Check ``count_parameters(model) -> int``: every parameter once, frozen ones included."""
     name = "count_parameters"
@@ -523,6 +526,7 @@ def _lenet_hidden(rng: np.random.Generator) -> list[_Spec]:
     ]
 
 
+@check
 def check_lenet5(LeNet5: type, cases: str = "public") -> CheckResult:  # noqa: N803
     """Check ``LeNet5(num_classes=10, in_channels=1)``: 28x28 inputs, conv1 padded by 2."""
     mistakes = [
@@ -584,6 +588,7 @@ def _alexnet_hidden(rng: np.random.Generator) -> list[_Spec]:
     ]  # fmt: skip
 
 
+@check
 def check_alexnet(AlexNet: type, cases: str = "public") -> CheckResult:  # noqa: N803
     """Check ``AlexNet(num_classes=1000)``, torchvision's variant (61,100,840 parameters)."""
     count_mistakes = [
@@ -660,6 +665,7 @@ def _vgg_other_config(wrong: str):
     return predict
 
 
+@check
 def check_vgg(VGG: type, cases: str = "public") -> CheckResult:  # noqa: N803
     """Check ``VGG(config="D", num_classes=1000, batch_norm=False)``, configurations A to E."""
     count_mistakes = [
@@ -787,6 +793,7 @@ def _ref_count(factory):
     return count
 
 
+@check
 def check_inception_module(InceptionModule: type, cases: str = "public") -> CheckResult:  # noqa: N803
     """Check ``InceptionModule(in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj)``."""
 
@@ -846,6 +853,7 @@ def _googlenet_hidden(rng: np.random.Generator) -> list[_Spec]:
     ]  # fmt: skip
 
 
+@check
 def check_googlenet(GoogLeNet: type, cases: str = "public") -> CheckResult:  # noqa: N803
     """Check ``GoogLeNet(num_classes=1000, aux_logits=False)`` (6,624,904 parameters)."""
 
@@ -1051,11 +1059,13 @@ def _check_block(name, impl, cases, block_class, expansion) -> CheckResult:
     )
 
 
+@check
 def check_basic_block(BasicBlock: type, cases: str = "public") -> CheckResult:  # noqa: N803
     """Check ``BasicBlock(in_channels, channels, stride=1)``, ``expansion = 1``."""
     return _check_block("BasicBlock", BasicBlock, cases, ref.BasicBlock, 1)
 
 
+@check
 def check_bottleneck(Bottleneck: type, cases: str = "public") -> CheckResult:  # noqa: N803
     """Check ``Bottleneck(in_channels, channels, stride=1)``, ``expansion = 4``."""
     return _check_block("Bottleneck", Bottleneck, cases, ref.Bottleneck, 4)
@@ -1100,6 +1110,7 @@ def _resnet_hidden(rng: np.random.Generator) -> list[_Spec]:
     ]  # fmt: skip
 
 
+@check
 def check_resnet(
     ResNet: type,  # noqa: N803
     BasicBlock: type,  # noqa: N803
@@ -1133,6 +1144,7 @@ def check_resnet(
     )
 
 
+@check
 def check_resnet_builders(
     resnet18: Callable,
     resnet34: Callable,

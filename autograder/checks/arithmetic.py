@@ -1,25 +1,31 @@
-"""Checks for notebook 01, convolution arithmetic."""
+"""Checks for notebook 01, convolution arithmetic.
+
+Each check is an ``Exercise``: its cases (the lecture's examples first, SEED_CONCEPTS.md
+section 1), the reference twin in ``course_utils.reference`` and the known mistakes, run by the
+engine in ``_engine``. Sizes, paddings and counts are exact integers, and inputs that do not
+fit must raise ``ValueError`` (``IntAnswer``); the 2-D correlations and the layout change are
+arrays compared in float64 (``Returns``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from autograder.checks._compare import (
+from autograder.checks._engine import (
+    Attempt,
     Case,
     CaseFailure,
     CheckResult,
+    Exercise,
+    Hint,
     Mistake,
     NotApplicable,
-    as_float64_array,
-    as_int,
-    call_student,
-    check_inputs_unchanged,
-    compare_arrays,
+    Returns,
+    check,
     diagnose,
-    run_check,
-    select_cases,
 )
 from course_utils import reference
 
@@ -37,54 +43,21 @@ __all__ = [
 # --- integer answers: sizes, paddings, counts ---------------------------------------------------
 
 
-def _expected_int_or_error(op: Callable, case: Case) -> int | ValueError:
-    args, kwargs = case.fresh()
-    try:
-        return op(*args, **kwargs)
-    except ValueError as error:
-        return error
+@dataclass(frozen=True)
+class IntAnswer:
+    """Judge a function whose answer is an int, or a ``ValueError`` for inputs that do not fit
+    (when the twin raises one on the same inputs)."""
 
+    twin: Callable[..., int]
+    mistakes: tuple[Mistake, ...] = ()
 
-def _call_for_int(
-    impl: Callable, case: Case, name: str, expected: int | ValueError
-) -> int | ValueError:
-    """Call ``impl``; a ValueError is an answer here (for inputs that do not fit), other errors fail."""
-    args, kwargs = case.fresh()
-    if isinstance(expected, ValueError):
+    def __call__(self, attempt: Attempt, case: Case) -> None:
+        args, kwargs = case.fresh()
         try:
-            value = call_student(impl, case, name).value
-        except CaseFailure as failure:
-            cause = failure.__cause__
-            if isinstance(cause, ValueError):
-                if not str(cause).strip():
-                    raise CaseFailure(
-                        f"{name} raised ValueError with an empty message. Say what does not fit, "
-                        f"with the numbers, e.g.: {expected}"
-                    ) from None
-                return cause
-            if isinstance(cause, AssertionError):
-                raise CaseFailure(
-                    f"{name} used `assert` to refuse these inputs; raise ValueError instead "
-                    "(assert is for your own invariants and disappears under `python -O`)."
-                ) from None
-            raise
-        return as_int(value, name)
-    return as_int(call_student(impl, case, name).value, name)
-
-
-def _check_int_answers(
-    name: str,
-    impl: Callable,
-    cases: str,
-    op: Callable,
-    public: Callable[[], list[Case]],
-    hidden: Callable[[np.random.Generator], list[Case]],
-    mistakes: list[Mistake],
-    arg_names: tuple[str, ...],
-) -> CheckResult:
-    def evaluate(case: Case) -> None:
-        expected = _expected_int_or_error(op, case)
-        got = _call_for_int(impl, case, name, expected)
+            expected: int | ValueError = self.twin(*args, **kwargs)
+        except ValueError as error:
+            expected = error
+        got = self._answer(attempt, case, expected)
         if isinstance(expected, ValueError) and isinstance(got, ValueError):
             return None
         if not isinstance(expected, ValueError) and got == expected:
@@ -97,11 +70,51 @@ def _check_int_answers(
             )
         else:
             body = f"returned {got}, expected {expected}."
-        hint = diagnose(mistakes, case, got)
-        raise CaseFailure(body + (f"\n  Hint: {hint}" if hint else ""))
+        raise CaseFailure(body, diagnose(self.mistakes, args, got, kwargs=kwargs))
 
-    chosen = select_cases(cases, public, hidden, name)
-    return run_check(name, chosen, evaluate, kind=cases, arg_names=arg_names)
+    @staticmethod
+    def _answer(attempt: Attempt, case: Case, expected: int | ValueError) -> int | ValueError:
+        """The student's int; a ValueError is an answer too where one is expected."""
+        if not isinstance(expected, ValueError):
+            value = attempt.call_case(case)
+            try:
+                return attempt.integer(value)
+            except CaseFailure as failure:
+                if isinstance(value, (float, np.floating)) and value == expected:
+                    raise CaseFailure(str(failure), FLOAT_FOR_INT) from None
+                raise
+        try:
+            value = attempt.call_case(case)
+        except CaseFailure as failure:
+            cause = failure.__cause__
+            if isinstance(cause, ValueError):
+                if not str(cause).strip():
+                    raise CaseFailure(
+                        f"{attempt.name} raised ValueError with an empty message. Say what does "
+                        f"not fit, with the numbers, e.g.: {expected}"
+                    ) from None
+                return cause
+            if isinstance(cause, AssertionError):
+                raise CaseFailure(
+                    f"{attempt.name} used `assert` to refuse these inputs; raise ValueError "
+                    "instead (assert is for your own invariants and disappears under "
+                    "`python -O`)."
+                ) from None
+            raise
+        return attempt.integer(value)
+
+
+#: The near miss of a right size, count or padding returned as a float (4.0 for 4).
+FLOAT_FOR_INT = Hint(
+    "float_for_int",
+    "the number is right but it is a float: sizes, paddings and counts are ints. This earns "
+    "part of the points; return int(...) (or use //, once you know the division is exact) "
+    "for all of them.",
+    near_miss=True,
+)
+
+
+# conv_output_size
 
 
 def _output_size_cases() -> list[Case]:
@@ -137,56 +150,63 @@ def _hidden_output_size_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _size_args(n, f, stride=1, pad=0):
-    return n, f, stride, pad
-
-
-def _floored_size(*args, **kwargs):
-    n, f, s, p = _size_args(*args, **kwargs)
-    if (n - f + 2 * p) % s == 0 or n - f + 2 * p < 0:
+def _floored_size(n, f, stride=1, pad=0):
+    if (n - f + 2 * pad) % stride == 0 or n - f + 2 * pad < 0:
         raise NotApplicable
-    return (n - f + 2 * p) // s + 1
+    return (n - f + 2 * pad) // stride + 1
 
 
-def _size_without_plus_one(*args, **kwargs):
-    n, f, s, p = _size_args(*args, **kwargs)
-    return (n - f + 2 * p) // s
+def _size_without_plus_one(n, f, stride=1, pad=0):
+    return (n - f + 2 * pad) // stride
 
 
-def _size_one_sided_pad(*args, **kwargs):
-    n, f, s, p = _size_args(*args, **kwargs)
-    if p == 0 or (n - f + p) % s:
+def _size_one_sided_pad(n, f, stride=1, pad=0):
+    if pad == 0 or (n - f + pad) % stride:
         raise NotApplicable
-    return (n - f + p) // s + 1
+    return (n - f + pad) // stride + 1
 
 
-def check_conv_output_size(impl: Callable, cases: str = "public") -> CheckResult:
-    """Check ``conv_output_size(n, f, stride=1, pad=0)``: ``(W - F + 2P) / S + 1``, exact or ValueError."""
-    mistakes = [
-        Mistake(
-            "you rounded down a size that is not a whole number. When S does not divide W - F + 2P "
-            "the filter does not fit: raise ValueError with the numbers instead of flooring (PyTorch "
-            "floors silently and drops the last rows; this course asks you to notice).",
-            _floored_size,
-        ),
-        Mistake(
-            "you forgot the + 1: a filter that fits exactly still has one position.",
-            _size_without_plus_one,
-        ),
-        Mistake(
-            "P zeros go on EACH side, so the padded size is W + 2P, not W + P.", _size_one_sided_pad
-        ),
-    ]
-    return _check_int_answers(
-        "conv_output_size",
-        impl,
-        cases,
+CONV_OUTPUT_SIZE = Exercise(
+    "conv_output_size",
+    args=("n", "f"),
+    public=_output_size_cases,
+    hidden=_hidden_output_size_cases,
+    judge=IntAnswer(
         reference.conv_output_size,
-        _output_size_cases,
-        _hidden_output_size_cases,
-        mistakes,
-        ("n", "f"),
-    )
+        (
+            Mistake(
+                "floored",
+                "you rounded down a size that is not a whole number. When S does not divide "
+                "W - F + 2P the filter does not fit: raise ValueError with the numbers instead "
+                "of flooring (PyTorch floors silently and drops the last rows; this course asks "
+                "you to notice).",
+                _floored_size,
+            ),
+            Mistake(
+                "no_plus_one",
+                "you forgot the + 1: a filter that fits exactly still has one position.",
+                _size_without_plus_one,
+            ),
+            Mistake(
+                "one_sided_padding",
+                "P zeros go on EACH side, so the padded size is W + 2P, not W + P.",
+                _size_one_sided_pad,
+            ),
+        ),
+    ),
+    numpy_only=False,
+    own_names=False,
+)
+
+
+@check
+def check_conv_output_size(impl: Callable, cases: str = "public") -> CheckResult:
+    """Check ``conv_output_size(n, f, stride=1, pad=0)``: ``(W - F + 2P) / S + 1``, exact or
+    ValueError."""
+    return CONV_OUTPUT_SIZE.run(cases, impl)
+
+
+# padding_for
 
 
 def _padding_cases() -> list[Case]:
@@ -225,30 +245,42 @@ def _full_twice(mode, f):
     return 2 * (f - 1)
 
 
+PADDING_FOR = Exercise(
+    "padding_for",
+    args=("mode", "f"),
+    public=_padding_cases,
+    hidden=_hidden_padding_cases,
+    judge=IntAnswer(
+        reference.padding_for,
+        (
+            Mistake(
+                "same_ceil",
+                "you used ceil(F/2) zeros per side for SAME, as one lecture deck writes. For odd "
+                "F that is (F + 1) / 2, one too many: the output would grow by 2. SAME needs "
+                "floor(F/2) = (F - 1) / 2.",
+                _same_ceil,
+            ),
+            Mistake(
+                "full_both_sides",
+                "2(F - 1) counts the zeros on BOTH sides together (and the deck's output size "
+                "H + 2(F - 1) is wrong too). FULL puts F - 1 zeros on each side, so the output "
+                "is H + F - 1.",
+                _full_twice,
+            ),
+        ),
+    ),
+    numpy_only=False,
+    own_names=False,
+)
+
+
+@check
 def check_padding_for(impl: Callable, cases: str = "public") -> CheckResult:
     """Check ``padding_for(mode, f)``: zeros per side for "valid", "same" (odd F) and "full"."""
-    mistakes = [
-        Mistake(
-            "you used ceil(F/2) zeros per side for SAME, as one lecture deck writes. For odd F that is "
-            "(F + 1) / 2, one too many: the output would grow by 2. SAME needs floor(F/2) = (F - 1) / 2.",
-            _same_ceil,
-        ),
-        Mistake(
-            "2(F - 1) counts the zeros on BOTH sides together (and the deck's output size H + 2(F - 1) "
-            "is wrong too). FULL puts F - 1 zeros on each side, so the output is H + F - 1.",
-            _full_twice,
-        ),
-    ]
-    return _check_int_answers(
-        "padding_for",
-        impl,
-        cases,
-        reference.padding_for,
-        _padding_cases,
-        _hidden_padding_cases,
-        mistakes,
-        ("mode", "f"),
-    )
+    return PADDING_FOR.run(cases, impl)
+
+
+# conv_param_count
 
 
 def _param_count_cases() -> list[Case]:
@@ -273,55 +305,62 @@ def _hidden_param_count_cases(rng: np.random.Generator) -> list[Case]:
     ]
 
 
-def _count_args(c_in, c_out, f, bias=True):
-    return c_in, c_out, f, bias
-
-
-def _count_no_bias(*args, **kwargs):
-    c_in, c_out, f, bias = _count_args(*args, **kwargs)
+def _count_no_bias(c_in, c_out, f, bias=True):
     if not bias:
         raise NotApplicable
     return c_out * c_in * f * f
 
 
-def _count_no_channels(*args, **kwargs):
-    c_in, c_out, f, bias = _count_args(*args, **kwargs)
+def _count_no_channels(c_in, c_out, f, bias=True):
     if c_in == 1:
         raise NotApplicable
     return c_out * (f * f + int(bias))
 
 
-def _count_bias_ignored_flag(*args, **kwargs):
-    c_in, c_out, f, bias = _count_args(*args, **kwargs)
+def _count_bias_ignored_flag(c_in, c_out, f, bias=True):
     if bias:
         raise NotApplicable
     return c_out * (c_in * f * f + 1)
 
 
+CONV_PARAM_COUNT = Exercise(
+    "conv_param_count",
+    args=("c_in", "c_out", "f"),
+    public=_param_count_cases,
+    hidden=_hidden_param_count_cases,
+    judge=IntAnswer(
+        reference.conv_param_count,
+        (
+            Mistake(
+                "no_bias",
+                "you forgot the biases: each filter has one, so add C_out (for 10 5x5x3 "
+                "filters: 10 * (75 + 1) = 760, not 750).",
+                _count_no_bias,
+            ),
+            Mistake(
+                "no_channels",
+                "each filter spans ALL input channels: it has C_in * F * F weights, not F * F.",
+                _count_no_channels,
+            ),
+            Mistake(
+                "bias_flag_ignored",
+                "with bias=False there are no biases to count.",
+                _count_bias_ignored_flag,
+            ),
+        ),
+    ),
+    numpy_only=False,
+    own_names=False,
+)
+
+
+@check
 def check_conv_param_count(impl: Callable, cases: str = "public") -> CheckResult:
     """Check ``conv_param_count(c_in, c_out, f, bias=True)``: ``C_out * (C_in * F * F + 1)``."""
-    mistakes = [
-        Mistake(
-            "you forgot the biases: each filter has one, so add C_out (for 10 5x5x3 filters: "
-            "10 * (75 + 1) = 760, not 750).",
-            _count_no_bias,
-        ),
-        Mistake(
-            "each filter spans ALL input channels: it has C_in * F * F weights, not F * F.",
-            _count_no_channels,
-        ),
-        Mistake("with bias=False there are no biases to count.", _count_bias_ignored_flag),
-    ]
-    return _check_int_answers(
-        "conv_param_count",
-        impl,
-        cases,
-        reference.conv_param_count,
-        _param_count_cases,
-        _hidden_param_count_cases,
-        mistakes,
-        ("c_in", "c_out", "f"),
-    )
+    return CONV_PARAM_COUNT.run(cases, impl)
+
+
+# receptive_field
 
 
 def _receptive_field_cases() -> list[Case]:
@@ -368,35 +407,45 @@ def _field_sum_of_kernels(layers):
     return sum(k for k, _ in layers)
 
 
+RECEPTIVE_FIELD = Exercise(
+    "receptive_field",
+    args=("layers",),
+    public=_receptive_field_cases,
+    hidden=_hidden_receptive_field_cases,
+    judge=IntAnswer(
+        reference.receptive_field,
+        (
+            Mistake(
+                "strides_ignored",
+                "you ignored the strides. After a stride-s layer, neighbouring positions are s "
+                "input pixels apart, so every later layer's (k - 1) counts s times as many input "
+                "pixels.",
+                _field_no_strides,
+            ),
+            Mistake(
+                "own_stride",
+                "a layer's stride spaces the positions seen by the NEXT layers; it does not "
+                "widen its own window: multiply (k_i - 1) by the strides of the layers BEFORE "
+                "layer i only.",
+                _field_own_stride,
+            ),
+            Mistake(
+                "sum_of_kernels",
+                "stacked windows overlap: two 3x3 layers see 5x5, not 6x6. Each layer adds "
+                "k - 1 (times the strides before it) to a field that starts at 1.",
+                _field_sum_of_kernels,
+            ),
+        ),
+    ),
+    numpy_only=False,
+    own_names=False,
+)
+
+
+@check
 def check_receptive_field(impl: Callable, cases: str = "public") -> CheckResult:
     """Check ``receptive_field(layers)``: ``1 + sum_i (k_i - 1) * prod_{j<i} s_j``."""
-    mistakes = [
-        Mistake(
-            "you ignored the strides. After a stride-s layer, neighbouring positions are s input "
-            "pixels apart, so every later layer's (k - 1) counts s times as many input pixels.",
-            _field_no_strides,
-        ),
-        Mistake(
-            "a layer's stride spaces the positions seen by the NEXT layers; it does not widen its "
-            "own window: multiply (k_i - 1) by the strides of the layers BEFORE layer i only.",
-            _field_own_stride,
-        ),
-        Mistake(
-            "stacked windows overlap: two 3x3 layers see 5x5, not 6x6. Each layer adds k - 1 "
-            "(times the strides before it) to a field that starts at 1.",
-            _field_sum_of_kernels,
-        ),
-    ]
-    return _check_int_answers(
-        "receptive_field",
-        impl,
-        cases,
-        reference.receptive_field,
-        _receptive_field_cases,
-        _hidden_receptive_field_cases,
-        mistakes,
-        ("layers",),
-    )
+    return RECEPTIVE_FIELD.run(cases, impl)
 
 
 # --- 2-D correlation and convolution ------------------------------------------------------------
@@ -435,53 +484,74 @@ def _hidden_correlation_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+def _correlate(x: np.ndarray, k: np.ndarray) -> np.ndarray:
+    return reference.cross_correlate2d(x, k).numpy()
+
+
 def _flip(k: np.ndarray) -> np.ndarray:
-    return k[::-1, ::-1]
+    return k[::-1, ::-1].copy()
 
 
-def _check_2d(
-    name: str, impl: Callable, cases: str, op: Callable, mistakes: list[Mistake]
-) -> CheckResult:
-    def evaluate(case: Case) -> float:
-        check_inputs_unchanged(case, impl, name, ("x", "k"))
-        got = as_float64_array(call_student(impl, case, name).value, name, "the output")
-        expected = op(*case.fresh()[0]).numpy()
-        try:
-            return compare_arrays(got, expected, what="out")
-        except CaseFailure as failure:
-            x, k = case.args
-            full = (x.shape[0] + k.shape[0] - 1, x.shape[1] + k.shape[1] - 1)
-            if got.shape in (full, x.shape) and got.shape != expected.shape:
-                mode = "FULL" if got.shape == full else "SAME"
-                raise CaseFailure(
-                    f"{failure}\n  Hint: that is the {mode}-mode size. Here the kernel stays inside "
-                    "the input (VALID mode, no padding): out is (H - KH + 1, W - KW + 1)."
-                ) from None
-            hint = diagnose(mistakes, case, got, lambda v: np.asarray(v, dtype=np.float64))
-            raise CaseFailure(f"{failure}\n  Hint: {hint}" if hint else str(failure)) from None
-
-    chosen = select_cases(cases, _correlation_cases, _hidden_correlation_cases, name)
-    return run_check(name, chosen, evaluate, kind=cases, arg_names=("x", "k"))
-
-
-def check_cross_correlate2d(impl: Callable, cases: str = "public") -> CheckResult:
-    """Check ``cross_correlate2d(x, k)``: valid-mode 2-D cross-correlation (kernel not flipped)."""
-    flipped = Mistake(
-        "your output equals true convolution (kernel flipped). Cross-correlation, what CNN "
-        "libraries call convolution, uses k[p, q] as it is: out[i, j] = sum k[p, q] * x[i + p, j + q].",
-        lambda x, k: reference.cross_correlate2d(x, _flip(k).copy()).numpy(),
+def _mode_of_size(attempt: Attempt, case: Case, got: np.ndarray) -> Hint | None:
+    """An output of the FULL or the SAME size, where VALID was asked for."""
+    x, k = case.args
+    full = (x.shape[0] + k.shape[0] - 1, x.shape[1] + k.shape[1] - 1)
+    valid = (x.shape[0] - k.shape[0] + 1, x.shape[1] - k.shape[1] + 1)
+    if got.shape not in (full, x.shape) or got.shape == valid:
+        return None
+    mode = "full" if got.shape == full else "same"
+    return Hint(
+        f"{mode}_mode",
+        f"that is the {mode.upper()}-mode size. Here the kernel stays inside the input (VALID "
+        "mode, no padding): out is (H - KH + 1, W - KW + 1).",
     )
-    return _check_2d("cross_correlate2d", impl, cases, reference.cross_correlate2d, [flipped])
 
 
-def check_convolve2d(impl: Callable, cases: str = "public") -> CheckResult:
-    """Check ``convolve2d(x, k)``: valid-mode 2-D true convolution (kernel flipped)."""
-    unflipped = Mistake(
+def _valid_2d(name: str, twin: Callable, mistake: Mistake) -> Exercise:
+    return Exercise(
+        name,
+        args=("x", "k"),
+        public=_correlation_cases,
+        hidden=_hidden_correlation_cases,
+        judge=Returns(twin, mistakes=(mistake,), explain=_mode_of_size),
+        numpy_only=False,
+        own_names=False,
+    )
+
+
+CROSS_CORRELATE2D = _valid_2d(
+    "cross_correlate2d",
+    _correlate,
+    Mistake(
+        "flipped_kernel",
+        "your output equals true convolution (kernel flipped). Cross-correlation, what CNN "
+        "libraries call convolution, uses k[p, q] as it is: out[i, j] = sum k[p, q] * "
+        "x[i + p, j + q].",
+        lambda x, k: _correlate(x, _flip(k)),
+    ),
+)
+CONVOLVE2D = _valid_2d(
+    "convolve2d",
+    lambda x, k: reference.convolve2d(x, k).numpy(),
+    Mistake(
+        "kernel_not_flipped",
         "your output equals cross-correlation: true convolution flips the kernel in both "
         "directions first (k[::-1, ::-1]), then slides it.",
-        lambda x, k: reference.cross_correlate2d(x, k).numpy(),
-    )
-    return _check_2d("convolve2d", impl, cases, reference.convolve2d, [unflipped])
+        _correlate,
+    ),
+)
+
+
+@check
+def check_cross_correlate2d(impl: Callable, cases: str = "public") -> CheckResult:
+    """Check ``cross_correlate2d(x, k)``: valid-mode 2-D cross-correlation (kernel not flipped)."""
+    return CROSS_CORRELATE2D.run(cases, impl)
+
+
+@check
+def check_convolve2d(impl: Callable, cases: str = "public") -> CheckResult:
+    """Check ``convolve2d(x, k)``: valid-mode 2-D true convolution (kernel flipped)."""
+    return CONVOLVE2D.run(cases, impl)
 
 
 # --- tensor layouts -----------------------------------------------------------------------------
@@ -512,26 +582,30 @@ def _layout_by_reshape(x):
     return x.reshape(n, c, h, w)
 
 
+NHWC_TO_NCHW = Exercise(
+    "nhwc_to_nchw",
+    args=("x",),
+    public=_layout_cases,
+    hidden=_hidden_layout_cases,
+    judge=Returns(
+        lambda x: np.transpose(x, (0, 3, 1, 2)),
+        mistakes=(
+            Mistake(
+                "reshape",
+                "reshape keeps the memory order and only relabels the shape, so channels and "
+                "pixels get mixed up; move the axis with np.transpose(x, (0, 3, 1, 2)).",
+                _layout_by_reshape,
+            ),
+        ),
+        pure=False,
+        layout_hint=False,
+    ),
+    numpy_only=False,
+    own_names=False,
+)
+
+
+@check
 def check_nhwc_to_nchw(impl: Callable, cases: str = "public") -> CheckResult:
     """Check ``nhwc_to_nchw(x)``: ``out[n, c, h, w] == x[n, h, w, c]``."""
-    name = "nhwc_to_nchw"
-    mistakes = [
-        Mistake(
-            "reshape keeps the memory order and only relabels the shape, so channels and pixels get "
-            "mixed up; move the axis with np.transpose(x, (0, 3, 1, 2)).",
-            _layout_by_reshape,
-        )
-    ]
-
-    def evaluate(case: Case) -> float:
-        got = as_float64_array(call_student(impl, case, name).value, name, "the output")
-        (x,) = case.fresh()[0]
-        expected = np.transpose(x, (0, 3, 1, 2))
-        try:
-            return compare_arrays(got, expected, what="out", swapped_layout_hint=False)
-        except CaseFailure as failure:
-            hint = diagnose(mistakes, case, got)
-            raise CaseFailure(f"{failure}\n  Hint: {hint}" if hint else str(failure)) from None
-
-    chosen = select_cases(cases, _layout_cases, _hidden_layout_cases, name)
-    return run_check(name, chosen, evaluate, kind=cases, arg_names=("x",))
+    return NHWC_TO_NCHW.run(cases, impl)

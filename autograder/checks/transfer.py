@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from autograder.checks import _rules
+from autograder.checks import _legacy_rules as _rules
 from autograder.checks._compare import (
     Case,
     CaseFailure,
@@ -47,8 +47,9 @@ from autograder.checks._compare import (
     select_cases,
     tolerance_for,
 )
-from autograder.measure import build_spec, measure
-from autograder.remote import Remote, call_options
+from autograder.checks._engine import check
+from autograder.checks._legacy_rules import measure
+from autograder.kernel.measure import build_spec
 from course_utils import augment as reference
 
 __all__ = [
@@ -102,12 +103,10 @@ def _guarded_measurements(
     ``impl``, with the guard around every call of ``impl`` (in the student's kernel when
     ``impl`` is a proxy of a function there)."""
     _rules.refuse_banned(name, impl)
+    guarded = _rules.guard(impl, name)
 
     def measured(case_name: str, what: str, *args: Any) -> dict:
-        if isinstance(impl, Remote):
-            with call_options(guard=name):
-                return _measured(name, case_name, what, impl, *args)
-        return _measured(name, case_name, what, _rules.guard(impl, name), *args)
+        return _measured(name, case_name, what, guarded, *args)
 
     try:
         return run(measured)
@@ -197,6 +196,7 @@ def _hidden_flip_cases(rng: np.random.Generator) -> list[Case]:
     ]
 
 
+@check
 def check_random_flip(random_flip: Callable, cases: str = "public") -> CheckResult:
     """Check ``random_flip(x, rng)``: x (C, H, W) or its left-right mirror, each half the time,
     reproducible with the same seed."""
@@ -329,6 +329,7 @@ _TRANSLATE_MISTAKES = [
 ]
 
 
+@check
 def check_translate(translate: Callable, cases: str = "public") -> CheckResult:
     """Check ``translate(x, dy, dx)``: content moved down dy and right dx, zeros coming in."""
     return _deterministic_check(
@@ -425,6 +426,7 @@ _BILINEAR_MISTAKES = [
 ]
 
 
+@check
 def check_bilinear_sample(bilinear_sample: Callable, cases: str = "public") -> CheckResult:
     """Check ``bilinear_sample(x, ys, xs) -> (C, H_out, W_out)`` against ``grid_sample``."""
     return _deterministic_check(
@@ -517,6 +519,7 @@ _ROTATE_MISTAKES = [
 ]
 
 
+@check
 def check_rotate_scale(rotate_scale: Callable, cases: str = "public") -> CheckResult:
     """Check ``rotate_scale(x, degrees, scale=1.0)``: counter-clockwise about the centre."""
     return _deterministic_check(
@@ -571,6 +574,7 @@ def _lag_correlation(field: np.ndarray) -> float:
     return float(np.mean([np.corrcoef(a, b)[0, 1] for a, b in pairs]))
 
 
+@check
 def check_elastic_field(elastic_field: Callable, cases: str = "public") -> CheckResult:
     """Check ``elastic_field(shape, alpha, sigma, rng) -> (2, H, W)``: shape, reproducibility,
     proportional to alpha, smooth, and as strong as the reference field on average."""
@@ -717,6 +721,7 @@ _INTENSITY_MISTAKES = [
 ]
 
 
+@check
 def check_adjust_intensity(adjust_intensity: Callable, cases: str = "public") -> CheckResult:
     """Check ``adjust_intensity(x, contrast, brightness)``: about the mean, then clipped."""
     return _deterministic_check(
@@ -788,6 +793,7 @@ def _hidden_head_cases(rng: np.random.Generator) -> list[Case]:
     ]
 
 
+@check
 def check_replace_head(replace_head: Callable, cases: str = "public") -> CheckResult:
     """Check ``replace_head(model, num_classes)``: a new nn.Linear(in_features, num_classes) as
     ``model._fc``, trainable, every other parameter untouched."""
@@ -935,6 +941,7 @@ _TRAINABLE_MISTAKES = [
 ]
 
 
+@check
 def check_set_trainable(set_trainable: Callable, cases: str = "public") -> CheckResult:
     """Check ``set_trainable(model, num_blocks)``: which parameters require grad."""
     name = _display_name(set_trainable, "set_trainable")
@@ -1018,6 +1025,7 @@ def _hidden_groups_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+@check
 def check_param_groups(param_groups: Callable, cases: str = "public") -> CheckResult:
     """Check ``param_groups(model, lr, backbone_factor=0.1)``: [head at lr, the other trainable
     parameters at lr * backbone_factor], frozen ones left out, each parameter once."""

@@ -34,6 +34,7 @@ Test mode takes any batch size, N = 1 included. Backward is defined for training
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 __all__ = [
     "batchnorm_forward",
@@ -206,16 +207,6 @@ def batchnorm_backward_alt(dout: torch.Tensor, cache):
 # --- spatial batch normalisation of (N, C, H, W) -------------------------------------------------
 
 
-def _spatial_rows(x: torch.Tensor) -> torch.Tensor:
-    n, c, h, w = x.shape
-    return x.permute(0, 2, 3, 1).reshape(n * h * w, c)  # (N*H*W, C)
-
-
-def _spatial_image(rows: torch.Tensor, shape: tuple[int, int, int, int]) -> torch.Tensor:
-    n, c, h, w = shape
-    return rows.reshape(n, h, w, c).permute(0, 3, 1, 2)  # (N, C, H, W)
-
-
 def spatial_batchnorm_forward(
     x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, bn_param: dict
 ):
@@ -228,35 +219,73 @@ def spatial_batchnorm_forward(
     torch.nn.BatchNorm2d's momentum is our 1 - momentum, and its running variance is
     unbiased, with N * H * W - 1 in the denominator.
 
+    Computed by F.batch_norm on x as it is (no copy to (N * H * W, C)): in training mode it
+    writes the batch mean and the UNBIASED batch variance into two fresh buffers (torch's
+    momentum 1 keeps the batch statistic alone), and the biased variance is that times
+    (M - 1) / M, M = N * H * W.
+
     Returns:
-        out: shape (N, C, H, W).
-        cache: (x's shape, the flat forward's cache).
+        out: shape (N, C, H, W), in x's dtype and memory format.
+        cache: (mode, x (N, C, H, W), gamma (C,), mu (C,), inv_std (C,)), with
+            inv_std = 1 / sqrt(var + eps); mu and var are the batch statistics in training
+            mode, the running ones in test mode.
     """
     _require_tensor("x", x, "(N, C, H, W)", 4)
-    c = x.shape[1]
+    n, c, h, w = x.shape
     for name, value in (("gamma", gamma), ("beta", beta)):
-        if isinstance(value, torch.Tensor) and tuple(value.shape) != (c,):
+        _require_tensor(name, value, f"({c},)", 1)
+        if value.shape[0] != c:
             raise ValueError(
                 f"{name} must have shape ({c},), one value per channel of x {tuple(x.shape)}, "
                 f"got shape {tuple(value.shape)}."
             )
-    rows = _spatial_rows(x)  # (N*H*W, C)
-    if isinstance(bn_param, dict) and bn_param.get("mode") == "train" and rows.shape[0] < 2:
-        raise ValueError(
-            f"training mode needs at least 2 values per channel, got N * H * W = "
-            f"{rows.shape[0]} for x {tuple(x.shape)}: the variance would be 0."
-        )
-    out, cache = batchnorm_forward(rows, gamma, beta, bn_param)
-    return _spatial_image(out, tuple(x.shape)), (tuple(x.shape), cache)
+    mode, eps, momentum = _settings(bn_param)
+    running_mean = _running(bn_param, "running_mean", x, c)
+    running_var = _running(bn_param, "running_var", x, c)
+    gamma, beta = gamma.to(x.dtype), beta.to(x.dtype)
+    values = n * h * w  # M, the values behind each channel's statistics
+    if mode == "train":
+        if values < 2:
+            raise ValueError(
+                f"training mode needs at least 2 values per channel, got N * H * W = "
+                f"{values} for x {tuple(x.shape)}: the variance would be 0."
+            )
+        mu = torch.zeros(c, dtype=x.dtype, device=x.device)
+        unbiased_var = torch.zeros(c, dtype=x.dtype, device=x.device)
+        out = F.batch_norm(x, mu, unbiased_var, gamma, beta, True, 1.0, eps)  # (N, C, H, W)
+        var = unbiased_var * ((values - 1) / values)  # (C,), biased
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
+    else:
+        mu, var = running_mean, running_var
+        out = F.batch_norm(x, mu, var, gamma, beta, False, 0.0, eps)  # (N, C, H, W)
+    inv_std = torch.rsqrt(var + eps)  # (C,)
+    return out, (mode, x, gamma, mu, inv_std)
 
 
 def spatial_batchnorm_backward(dout: torch.Tensor, cache):
     """Twin of notebook 04's spatial_batchnorm_backward: dout (N, C, H, W) ->
     (dx (N, C, H, W), dgamma (C,), dbeta (C,)), with the cache of training-mode
-    spatial_batchnorm_forward; the flat backward on (N * H * W, C)."""
-    shape, flat_cache = cache
+    spatial_batchnorm_forward.
+
+    The closed form of batchnorm_backward_alt, per channel over its M = N * H * W values:
+        dx = gamma / (M sqrt(var + eps)) * (M dout - sum(dout) - x_hat * sum(dout * x_hat))
+        dgamma = sum(dout * x_hat),  dbeta = sum(dout)
+    computed by the kernel behind F.batch_norm's own autograd backward, on x as it is.
+    """
+    mode, x, gamma, mu, inv_std = cache
+    if mode != "train":
+        raise ValueError(
+            "spatial_batchnorm_backward is defined for training mode only; this cache comes "
+            'from a forward pass with bn_param["mode"] = "test".'
+        )
     _require_tensor("dout", dout, "(N, C, H, W)", 4)
-    if tuple(dout.shape) != tuple(shape):
-        raise ValueError(f"dout must have the shape of x, {shape}, got {tuple(dout.shape)}.")
-    dx, dgamma, dbeta = batchnorm_backward_alt(_spatial_rows(dout), flat_cache)
-    return _spatial_image(dx, shape), dgamma, dbeta
+    if dout.shape != x.shape:
+        raise ValueError(
+            f"dout must have the shape of x, {tuple(x.shape)}, got {tuple(dout.shape)}."
+        )
+    # eps only matters in test mode; training mode reads mu and inv_std as they are.
+    dx, dgamma, dbeta = torch.ops.aten.native_batch_norm_backward(
+        dout.to(x.dtype), x, gamma, None, None, mu, inv_std, True, 0.0, [True, True, True]
+    )
+    return dx, dgamma, dbeta

@@ -298,7 +298,12 @@ def avg_pool_backward(dout: torch.Tensor, cache):
     """
     (n, c, h, w), pool_param = cache
     hh, ww, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    length = dout.shape[2] * dout.shape[3]
+    h_out, w_out = dout.shape[2], dout.shape[3]
+    if stride == hh == ww:
+        # Windows tile x exactly (the sizes fit): each share is copied over its own window.
+        share = (dout / (hh * ww)).reshape(n, c, h_out, 1, w_out, 1)  # (N, C, H_out, 1, W_out, 1)
+        return share.expand(n, c, h_out, hh, w_out, ww).reshape(n, c, h, w)  # (N, C, H, W)
+    length = h_out * w_out
     share = (dout / (hh * ww)).reshape(n, c, 1, length)  # (N, C, 1, H_out*W_out)
     columns = share.expand(n, c, hh * ww, length).reshape(n, c * hh * ww, length)
     return F.fold(columns, output_size=(h, w), kernel_size=(hh, ww), stride=stride)  # (N, C, H, W)

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import _released_template  # noqa: F401 (the tiny course, released)
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts" / "browser"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -25,7 +25,7 @@ from autograder.collect import collect
 from autograder.course import Course
 from autograder.export import export_grades
 from autograder.grade import autograde
-from autograder.sandbox import Limits, detect_protections
+from autograder.isolation.sandbox import Limits, detect_protections
 from tests.e2e.conftest import TINY, cell_by_grade_id, solved_release, write_notebook
 
 pytestmark = pytest.mark.slow
@@ -147,6 +147,34 @@ def _attacks(course: Course, port: int) -> dict[str, str]:
             "except OSError as error:\n"
             "    print('no network:', error)\n"
             "    connected = False\n" + WRONG
+        ),
+        # Every file the kernel can read, but the system's and the interpreter's own (the same
+        # bytes as on the host), searched for the text of the tiny notebook's hidden tests.
+        "read_hidden_tests": (
+            "import os, sys\n"
+            "needles = ['hypotenuse(5, 12' + ') should be 13.0', 'add(-7, 7' + ') should be 0']\n"
+            "system = ('/usr', '/lib', '/lib32', '/lib64', '/bin', '/sbin', '/sys', '/dev', "
+            "'/proc', sys.prefix, sys.base_prefix)\n"
+            "hits = []\n"
+            "for top, dirs, files in os.walk('/'):\n"
+            "    if top != '/' and top.startswith(system):\n"
+            "        dirs[:] = []\n"
+            "        continue\n"
+            "    for name in files:\n"
+            "        try:\n"
+            "            with open(os.path.join(top, name), 'rb') as handle:\n"
+            "                data = handle.read(1 << 24).decode('utf-8', 'replace')\n"
+            "        except OSError:\n"
+            "            continue\n"
+            "        hits += [os.path.join(top, name) for n in needles if n in data]\n"
+            "for name in ('environ', 'cmdline'):\n"
+            "    data = open(f'/proc/self/{name}', 'rb').read().decode('utf-8', 'replace')\n"
+            "    hits += [name for n in needles if n in data]\n"
+            "print('hidden tests found in', hits)\n"
+            "if hits:\n"
+            + "".join("    " + line + "\n" for line in RIGHT.splitlines())
+            + "else:\n"
+            + "".join("    " + line + "\n" for line in WRONG.splitlines())
         ),
         "read_others": (
             "import glob, json\n"
@@ -286,6 +314,12 @@ def test_no_kernel_touched_the_source_or_any_submission(batch):
 
 def test_no_kernel_reached_the_network(batch):
     assert batch[-1] is False
+
+
+def test_no_file_the_kernel_can_read_holds_a_hidden_test(batch):
+    course, *_ = batch
+    text = (course.autograded_dir / "read_hidden_tests" / TINY / f"{TINY}.ipynb").read_text()
+    assert "hidden tests found in []" in text, "the scan did not finish, or found them"
 
 
 def test_no_process_of_any_kernel_is_left(batch):

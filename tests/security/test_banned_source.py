@@ -1,9 +1,9 @@
 """The banned-library rule read from the student's source, in the grader
-(autograder.verdicts.banned_uses): what a proxy's function uses, through helpers and imports."""
+(autograder.isolation.source.banned_uses): what a proxy's function uses, through helpers and imports."""
 
 from __future__ import annotations
 
-from autograder.verdicts import banned_uses
+from autograder.isolation.source import banned_uses
 
 SETUP = "import numpy as np\nimport torch\nimport torch.nn.functional as F\nfrom course_utils import reference\n"
 
@@ -50,7 +50,7 @@ def test_a_local_variable_named_like_a_module_alias_is_not_that_module():
     assert banned_uses([SETUP, code], "conv") == []
 
 
-# --- the line count's integrity (autograder.verdicts.tracing_uses) ------------------------------
+# --- the line count's integrity (autograder.isolation.source.tracing_uses) ------------------------------
 
 VECTORISED = (
     "def conv_forward_fast(x, w, b, conv_param):\n"
@@ -64,7 +64,7 @@ def test_honest_vectorised_code_and_the_course_notebooks_touch_no_tracing():
     import json
     from pathlib import Path
 
-    from autograder.verdicts import tracing_uses
+    from autograder.isolation.source import tracing_uses
 
     assert tracing_uses([SETUP, VECTORISED, "model.eval()\nlayers = list(model.modules())\n"]) == []
     for path in sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("0[12]_*.ipynb")):
@@ -82,12 +82,12 @@ def test_honest_vectorised_code_and_the_course_notebooks_touch_no_tracing():
 
 
 def test_each_way_to_forge_a_line_count_is_named():
-    from autograder.verdicts import tracing_uses
+    from autograder.isolation.source import tracing_uses
 
     forgeries = {
         "import sys\nsys.settrace(None)\n": "settrace",
         "from sys import settrace as s\n": "sys",
-        "import autograder.checks._rules as r\nr.count_lines = None\n": "autograder",
+        "import autograder.kernel.rules as r\nr.count_lines = None\n": "autograder",
         "t = getattr(np, 'set' + 'trace')\n": "getattr with a computed name",
         "exec('x = 1')\n": "exec",
         "f = conv_forward_fast.__globals__\n": "__globals__",
@@ -100,7 +100,7 @@ def test_each_way_to_forge_a_line_count_is_named():
 
 def test_the_releases_colab_cell_is_read_past_but_an_edited_one_is_not():
     from autograder.colab import ColabConfig, is_setup_source, setup_cell_source
-    from autograder.verdicts import tracing_uses
+    from autograder.isolation.source import tracing_uses
 
     cell = setup_cell_source(ColabConfig(package="git+https://example.org/course.git"))
     assert is_setup_source(cell)

@@ -1,8 +1,8 @@
-"""A model check's measurement runs in the student's kernel (autograder.measure); a notebook
+"""A model check's measurement runs in the student's kernel (autograder.kernel.measure); a notebook
 that rewrites that module there, to report the reference's model instead of its own, changes
 nothing: the kernel serves the grader from a private copy loaded before any cell ran.
 
-Each test grades a small notebook with ``autograder.verdicts.grade_notebook``: the student's
+Each test grades a small notebook with ``autograder.isolation.verdicts.grade_notebook``: the student's
 cells in a kernel, ``check_lenet5`` in the grader against a proxy of the student's class.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from autograder.sandbox import Limits
-from autograder.verdicts import grade_notebook
+from autograder.isolation.sandbox import Limits
+from autograder.isolation.verdicts import grade_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -31,14 +31,14 @@ class LeNet5(nn.Module):
 
 FORGERIES = {
     "the table entry": """
-import autograder.measure as measure_module
+import autograder.kernel.measure as measure_module
 from course_utils.reference import architectures as _ref
 
 _real = measure_module.MEASUREMENTS["model"]
 measure_module.MEASUREMENTS["model"] = lambda factory, *a, **k: _real(_ref.LeNet5, *a, **k)
 """,
     "the function itself": """
-import autograder.measure as measure_module
+import autograder.kernel.measure as measure_module
 from course_utils.reference import architectures as _ref
 
 _real = measure_module.model

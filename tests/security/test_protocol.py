@@ -2,7 +2,7 @@
 arguments changed in place come back (arrays, tensors, dicts, lists), also while the student's
 code calls back into the grader, and 0-dimensional arrays and tensors keep their shape.
 
-Each test grades a two-cell notebook with ``autograder.verdicts.grade_notebook``: a student cell
+Each test grades a two-cell notebook with ``autograder.isolation.verdicts.grade_notebook``: a student cell
 run in the kernel, and a test cell run in the grader against proxies of its functions.
 """
 
@@ -12,9 +12,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import remote
-from autograder.sandbox import Limits
-from autograder.verdicts import grade_notebook
+from autograder.isolation.sandbox import Limits
+from autograder.isolation.verdicts import grade_notebook
+from autograder.kernel import wire as remote
 
 STUDENT = '''
 import numpy as np

@@ -1,5 +1,5 @@
 """Each limit of the sandbox on its own: a kernel process that tries to exceed it, and what
-the grader sees (autograder.sandbox.KernelProcess, autograder.verdicts.grade_notebook)."""
+the grader sees (autograder.isolation.sandbox.KernelProcess, autograder.isolation.verdicts.grade_notebook)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.sandbox import KernelProcess, Limits, detect_protections
-from autograder.verdicts import grade_notebook
+from autograder.isolation.sandbox import KernelProcess, Limits, detect_protections
+from autograder.isolation.verdicts import grade_notebook
 
 needs_bwrap = pytest.mark.skipif(
     not detect_protections().bubblewrap, reason="bubblewrap cannot create a sandbox here"
@@ -165,13 +165,14 @@ def _notebook(*sources: str) -> nbformat.NotebookNode:
     return nb
 
 
-def test_wall_time_limit_ends_the_notebook_and_kills_the_kernel(tmp_path):
+def test_the_budget_ends_the_notebook_in_the_cell_that_runs_and_kills_the_kernel(tmp_path):
     nb = _notebook("import time\ntime.sleep(30)", "print('never')")
     (tmp_path / "s").mkdir()
     start = time.monotonic()
     result = grade_notebook(nb, tmp_path / "s", timeout=60, limits=Limits(wall_seconds=3), env={})
     assert time.monotonic() - start < 20
-    assert "wall time" in (result.kernel_lost or "")
+    assert "used up its grading budget of 3 s in cell 1" in (result.kernel_lost or "")
+    assert result.timed_out == "cell 1"
     assert "never" not in str(nb.cells[1].outputs)
 
 

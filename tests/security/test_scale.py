@@ -8,9 +8,9 @@ import shutil
 import pytest
 
 from autograder.collect import collect
-from autograder.course import Course
+from autograder.course import SEED_FILE, Course
 from autograder.export import export_grades
-from autograder.grade import SEED_FILE, autograde
+from autograder.grade import autograde
 from autograder.submissions import write_sample_submissions
 from tests.e2e.conftest import TINY
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -9,8 +10,16 @@ import pytest
 
 from autograder import checks
 from autograder.checks import batchnorm as batchnorm_checks
-from autograder.checks._compare import HIDDEN_SEED_VARIABLE, hidden_rng
+from autograder.checks._engine import hidden_rng
+from autograder.course import HIDDEN_SEED_VARIABLE
 from course_utils.reference import batchnorm as twins
+from tests.check_harness import (
+    assert_names_the_mistake,
+    fails_each_mistake,
+    passes_implementations,
+    passes_the_solution,
+)
+from tests.kernel_grading import grades_through_a_kernel
 from tests.solutions import load_solutions
 from tests.wrong import batchnorm as wrong
 
@@ -27,11 +36,6 @@ CHECKS = [
         ("spatial_batchnorm_forward", "spatial_batchnorm_backward"),
     ),
 ]
-SEEDS = ["1", "2", "3"]
-
-
-def _ids(params):
-    return [f"{check}({', '.join(names)})" for check, names in params]
 
 
 @pytest.fixture(scope="module")
@@ -41,32 +45,50 @@ def solutions():
 
 def test_every_check_is_exported_from_autograder_checks():
     for name in batchnorm_checks.__all__:
-        assert getattr(checks, name).__wrapped__ is getattr(batchnorm_checks, name)
+        assert getattr(checks, name) is getattr(batchnorm_checks, name)
 
 
-@pytest.mark.parametrize("check, names", CHECKS, ids=_ids(CHECKS))
-def test_check_passes_the_notebook_solution_on_public_cases(check, names, solutions, capsys):
-    result = getattr(checks, check)(*(getattr(solutions, n) for n in names))
-    assert result.passed == result.total > 0
-    assert "public cases pass" in capsys.readouterr().out
+test_check_passes_the_notebook_solution = passes_the_solution(
+    "04_batchnorm",
+    {
+        "check_batchnorm_forward": ("batchnorm_forward",),
+        "check_batchnorm_backward": ("batchnorm_forward", "batchnorm_backward"),
+        "check_spatial_batchnorm_forward": ("spatial_batchnorm_forward",),
+        "check_spatial_batchnorm_backward": (
+            "spatial_batchnorm_forward",
+            "spatial_batchnorm_backward",
+        ),
+    },
+)
+
+test_check_passes_the_notebook_closed_form_backward = passes_the_solution(
+    "04_batchnorm", {"check_batchnorm_backward": ("batchnorm_forward", "batchnorm_backward_alt")}
+)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("check, names", CHECKS, ids=_ids(CHECKS))
-def test_check_passes_the_notebook_solution_on_hidden_cases(
-    check, names, seed, solutions, monkeypatch
-):
-    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, seed)
-    result = getattr(checks, check)(*(getattr(solutions, n) for n in names), cases="hidden")
-    assert result.passed == result.total > 0
-    assert result.kind == "hidden"
+test_check_passes_an_independent_implementation_with_another_cache = passes_implementations(
+    [
+        (getattr(checks, check), tuple(getattr(CORRECT, n) for n in names))
+        for check, names in CHECKS
+    ],
+    seed="7",
+)
 
 
-@pytest.mark.parametrize("check, names", CHECKS, ids=_ids(CHECKS))
-def test_check_passes_an_independent_implementation_with_another_cache(check, names, monkeypatch):
-    getattr(checks, check)(*(getattr(CORRECT, n) for n in names))
-    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "7")
-    getattr(checks, check)(*(getattr(CORRECT, n) for n in names), cases="hidden")
+def test_the_closed_form_backward_draws_the_hidden_cases_of_its_own_name(monkeypatch):
+    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "5")
+
+    def batchnorm_backward_alt(dout, cache):
+        return wrong.batchnorm_backward_no_dvar_path(dout, cache)
+
+    with pytest.raises(AssertionError) as failure:
+        checks.check_batchnorm_backward(
+            CORRECT.batchnorm_forward, batchnorm_backward_alt, cases="hidden"
+        )
+    draw = batchnorm_checks._hidden_flat_backward_cases
+    own = draw(hidden_rng("batchnorm_backward_alt"))[0].name
+    assert own != draw(hidden_rng("batchnorm_backward"))[0].name
+    assert f'batchnorm_backward_alt: case "{own}" failed' in str(failure.value)
 
 
 def test_hidden_cases_depend_on_the_seed_and_repeat_for_the_same_seed(monkeypatch):
@@ -97,87 +119,166 @@ def test_hidden_cases_cover_several_shapes_modes_and_batches_of_one_in_test_mode
     assert any(n == 1 for n, _, _, _ in spatial_shapes)
 
 
-FORWARD_MISTAKES = [
-    (wrong.batchnorm_forward_unbiased_var, "unbiased variance"),
-    (wrong.batchnorm_forward_unbiased_running_var, "unbiased variance"),
-    (wrong.batchnorm_forward_momentum_swapped, "swapped momentum and 1 - momentum"),
-    (wrong.batchnorm_forward_test_mode_on_batch_stats, "test batch's own mean and variance"),
-    (wrong.batchnorm_forward_eps_outside_sqrt, "eps belongs INSIDE the square root"),
-    (wrong.batchnorm_forward_forgets_running_stats, "were not stored into bn_param"),
-    (wrong.batchnorm_forward_running_stats_in_new_names, "were not stored into bn_param"),
+FORWARD = checks.check_batchnorm_forward
+SPATIAL_FORWARD = checks.check_spatial_batchnorm_forward
+
+
+def _backward(impl):
+    return (checks.check_batchnorm_backward, (CORRECT.batchnorm_forward, impl))
+
+
+def _spatial_backward(impl):
+    return (
+        checks.check_spatial_batchnorm_backward,
+        (CORRECT.spatial_batchnorm_forward, impl),
+    )
+
+
+# (check, the functions it takes, the hint it must name), in notebook order.
+MISTAKES = [
+    (FORWARD, (wrong.batchnorm_forward_unbiased_var,), "batchnorm_forward/unbiased_var"),
+    (
+        FORWARD,
+        (wrong.batchnorm_forward_unbiased_running_var,),
+        "batchnorm_forward/unbiased_running_var",
+    ),
+    (FORWARD, (wrong.batchnorm_forward_momentum_swapped,), "batchnorm_forward/momentum_swapped"),
+    (
+        FORWARD,
+        (wrong.batchnorm_forward_test_mode_on_batch_stats,),
+        "batchnorm_forward/test_mode_on_batch_stats",
+    ),
+    (FORWARD, (wrong.batchnorm_forward_eps_outside_sqrt,), "batchnorm_forward/eps_outside_sqrt"),
+    (
+        FORWARD,
+        (wrong.batchnorm_forward_forgets_running_stats,),
+        "batchnorm_forward/forgets_running_stats",
+    ),
+    (
+        FORWARD,
+        (wrong.batchnorm_forward_running_stats_in_new_names,),
+        "batchnorm_forward/forgets_running_stats",
+    ),
+    (*_backward(wrong.batchnorm_backward_no_dvar_path), "batchnorm_backward/no_dvar_path"),
+    (*_backward(wrong.batchnorm_backward_no_dmu_path), "batchnorm_backward/no_dmu_path"),
+    (
+        *_backward(wrong.batchnorm_backward_direct_path_only),
+        "batchnorm_backward/direct_path_only",
+    ),
+    (*_backward(wrong.batchnorm_backward_dgamma_with_x), "batchnorm_backward/dgamma_with_x"),
+    (
+        SPATIAL_FORWARD,
+        (wrong.spatial_batchnorm_forward_stats_per_example,),
+        "spatial_batchnorm_forward/stats_per_example",
+    ),
+    (
+        SPATIAL_FORWARD,
+        (wrong.spatial_batchnorm_forward_stats_per_position,),
+        "spatial_batchnorm_forward/stats_per_position",
+    ),
+    (
+        SPATIAL_FORWARD,
+        (wrong.spatial_batchnorm_forward_stats_per_image_channel,),
+        "spatial_batchnorm_forward/stats_per_image_channel",
+    ),
+    (
+        SPATIAL_FORWARD,
+        (wrong.spatial_batchnorm_forward_stats_per_tensor,),
+        "spatial_batchnorm_forward/stats_per_tensor",
+    ),
+    (
+        SPATIAL_FORWARD,
+        (wrong.spatial_batchnorm_forward_reshape_without_transpose,),
+        "spatial_batchnorm_forward/reshape_without_transpose",
+    ),
+    (
+        SPATIAL_FORWARD,
+        (wrong.spatial_batchnorm_forward_unbiased_var,),
+        "spatial_batchnorm_forward/unbiased_var",
+    ),
+    (
+        SPATIAL_FORWARD,
+        (wrong.spatial_batchnorm_forward_unbiased_running_var,),
+        "spatial_batchnorm_forward/unbiased_running_var",
+    ),
+    (
+        SPATIAL_FORWARD,
+        (wrong.spatial_batchnorm_forward_momentum_swapped,),
+        "spatial_batchnorm_forward/momentum_swapped",
+    ),
+    (
+        SPATIAL_FORWARD,
+        (wrong.spatial_batchnorm_forward_test_mode_on_batch_stats,),
+        "spatial_batchnorm_forward/test_mode_on_batch_stats",
+    ),
+    (
+        SPATIAL_FORWARD,
+        (wrong.spatial_batchnorm_forward_eps_outside_sqrt,),
+        "spatial_batchnorm_forward/eps_outside_sqrt",
+    ),
+    (
+        SPATIAL_FORWARD,
+        (wrong.spatial_batchnorm_forward_forgets_running_stats,),
+        "spatial_batchnorm_forward/forgets_running_stats",
+    ),
+    (
+        *_spatial_backward(wrong.spatial_batchnorm_backward_no_dvar_path),
+        "spatial_batchnorm_backward/no_dvar_path",
+    ),
+    (
+        *_spatial_backward(wrong.spatial_batchnorm_backward_no_dmu_path),
+        "spatial_batchnorm_backward/no_dmu_path",
+    ),
+    (
+        *_spatial_backward(wrong.spatial_batchnorm_backward_direct_path_only),
+        "spatial_batchnorm_backward/direct_path_only",
+    ),
+    (
+        *_spatial_backward(wrong.spatial_batchnorm_backward_dgamma_with_x),
+        "spatial_batchnorm_backward/dgamma_with_x",
+    ),
+    (
+        *_spatial_backward(wrong.spatial_batchnorm_backward_dgamma_over_batch_only),
+        r"(?s)dgamma has shape \(3, 4, 5\), expected \(3,\)\..*sum over N, H and W.*"
+        r"\[spatial_batchnorm_backward/dgamma_over_batch_only\]",
+    ),
+    (
+        *_spatial_backward(wrong.spatial_batchnorm_backward_dbeta_over_batch_only),
+        "spatial_batchnorm_backward/dbeta_over_batch_only",
+    ),
 ]
 
+test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(MISTAKES)
 
-@pytest.mark.parametrize("cases", ["public", "hidden"])
+HIDDEN_MISTAKES = [m for m in MISTAKES if m[0] in (FORWARD, checks.check_batchnorm_backward)]
+
+
 @pytest.mark.parametrize(
-    "impl, mistake", FORWARD_MISTAKES, ids=lambda v: getattr(v, "__name__", "")
+    "check, impls, expected",
+    HIDDEN_MISTAKES,
+    ids=[impls[-1].__name__ for _, impls, _ in HIDDEN_MISTAKES],
 )
-def test_check_batchnorm_forward_fails_and_names_the_mistake(impl, mistake, cases, monkeypatch):
+def test_hidden_cases_fail_the_same_mistakes_with_the_same_hints(
+    check, impls, expected, monkeypatch
+):
     monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "4")
-    with pytest.raises(AssertionError, match=mistake):
-        checks.check_batchnorm_forward(impl, cases=cases)
+    with pytest.raises(AssertionError) as failure:
+        check(*impls, cases="hidden")
+    assert "hidden cases fail" in str(failure.value)
+    assert_names_the_mistake(str(failure.value), expected)
 
 
 def test_eps_outside_the_square_root_shows_most_on_the_tiny_variance_case(monkeypatch):
     tiny = [c for c in batchnorm_checks._flat_forward_cases() if "tiny variance" in c.name]
     assert len(tiny) == 1
-    monkeypatch.setattr(batchnorm_checks, "_flat_forward_cases", lambda: tiny)
+    only_tiny = dataclasses.replace(batchnorm_checks.BATCHNORM_FORWARD, public=lambda: tiny)
+    monkeypatch.setattr(batchnorm_checks, "BATCHNORM_FORWARD", only_tiny)
     with pytest.raises(AssertionError) as failure:
         checks.check_batchnorm_forward(wrong.batchnorm_forward_eps_outside_sqrt)
     message = str(failure.value)
     assert "eps belongs INSIDE the square root" in message
     largest = float(re.search(r"largest error ([0-9.e+-]+)", message).group(1))
     assert largest > 0.01  # a visible error, not a rounding difference
-
-
-BACKWARD_MISTAKES = [
-    (wrong.batchnorm_backward_no_dvar_path, "no dvar path"),
-    (wrong.batchnorm_backward_no_dmu_path, "no dmu path"),
-    (wrong.batchnorm_backward_direct_path_only, "as if mu and var were constants"),
-    (wrong.batchnorm_backward_dgamma_with_x, "NORMALISED x_hat"),
-]
-
-
-@pytest.mark.parametrize("cases", ["public", "hidden"])
-@pytest.mark.parametrize(
-    "impl, mistake", BACKWARD_MISTAKES, ids=lambda v: getattr(v, "__name__", "")
-)
-def test_check_batchnorm_backward_fails_and_names_the_mistake(impl, mistake, cases, monkeypatch):
-    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "4")
-    with pytest.raises(AssertionError, match=mistake):
-        checks.check_batchnorm_backward(CORRECT.batchnorm_forward, impl, cases=cases)
-
-
-SPATIAL_FORWARD_MISTAKES = [
-    (wrong.spatial_batchnorm_forward_stats_per_example, "per example, over C, H and W"),
-    (wrong.spatial_batchnorm_forward_stats_per_position, "per \\(channel, row, column\\) position"),
-    (wrong.spatial_batchnorm_forward_stats_per_image_channel, "instance normalisation"),
-    (wrong.spatial_batchnorm_forward_reshape_without_transpose, "Without moving C last"),
-    (wrong.spatial_batchnorm_forward_unbiased_var, "unbiased variance"),
-    (wrong.spatial_batchnorm_forward_momentum_swapped, "swapped momentum"),
-]
-
-
-@pytest.mark.parametrize(
-    "impl, mistake", SPATIAL_FORWARD_MISTAKES, ids=lambda v: getattr(v, "__name__", "")
-)
-def test_check_spatial_batchnorm_forward_fails_and_names_the_mistake(impl, mistake):
-    with pytest.raises(AssertionError, match=mistake):
-        checks.check_spatial_batchnorm_forward(impl)
-
-
-SPATIAL_BACKWARD_MISTAKES = [
-    (wrong.spatial_batchnorm_backward_no_dvar_path, "no dvar path"),
-    (wrong.spatial_batchnorm_backward_dgamma_over_batch_only, "sum over N, H and W"),
-]
-
-
-@pytest.mark.parametrize(
-    "impl, mistake", SPATIAL_BACKWARD_MISTAKES, ids=lambda v: getattr(v, "__name__", "")
-)
-def test_check_spatial_batchnorm_backward_fails_and_names_the_mistake(impl, mistake):
-    with pytest.raises(AssertionError, match=mistake):
-        checks.check_spatial_batchnorm_backward(CORRECT.spatial_batchnorm_forward, impl)
 
 
 def test_a_forward_failure_says_which_step_and_mode():
@@ -261,3 +362,24 @@ def test_using_the_reference_twins_earns_no_credit():
 
     with pytest.raises(AssertionError, match="NumPy exercise"):
         checks.check_batchnorm_forward(borrowed)
+
+
+test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
+    "04_batchnorm", CHECKS, MISTAKES, wrong, imports="import types\nimport numpy as np\n"
+)
+
+
+def test_a_failure_carries_the_arrays_that_differ_for_the_heat_map():
+    with pytest.raises(AssertionError) as failure:
+        checks.check_batchnorm_forward(wrong.batchnorm_forward_eps_outside_sqrt)
+    assert failure.value.difference.what == "out"
+    with pytest.raises(AssertionError) as failure:  # the forward's, in a backward check
+        checks.check_batchnorm_backward(
+            wrong.batchnorm_forward_unbiased_var, CORRECT.batchnorm_backward
+        )
+    assert failure.value.difference.what == "out"
+    with pytest.raises(AssertionError) as failure:
+        checks.check_batchnorm_backward(
+            CORRECT.batchnorm_forward, wrong.batchnorm_backward_no_dvar_path
+        )
+    assert failure.value.difference.what == "dx"

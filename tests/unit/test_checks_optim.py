@@ -10,6 +10,8 @@ from autograder.checks import (
     check_sgd,
     check_sgd_momentum,
 )
+from tests.check_harness import fails_each_mistake, passes_the_solution
+from tests.kernel_grading import grades_through_a_kernel
 from tests.solutions import load_solutions
 from tests.wrong import optim as wrong
 
@@ -27,65 +29,79 @@ def solutions():
     return load_solutions("03_optimizers")
 
 
-@pytest.mark.parametrize("name", sorted(CHECKS))
-@pytest.mark.parametrize("kind", ["public", "hidden"])
-def test_check_passes_the_notebook_solution(solutions, name, kind, capsys):
-    result = CHECKS[name](getattr(solutions, name), cases=kind)
-    assert result.passed == result.total > 0
-    assert f"{name}: {result.total}/{result.total} {kind} cases pass" in capsys.readouterr().out
+test_check_passes_the_notebook_solution = passes_the_solution(
+    "03_optimizers", {f"check_{name}": (name,) for name in CHECKS}
+)
+
+
+def test_a_pass_is_one_line_that_names_the_rule(solutions, capsys):
+    result = check_adam(solutions.adam)
+    assert capsys.readouterr().out == result.line() + "\n"
+    assert result.line().startswith(f"adam: {result.total}/{result.total} public cases pass")
+
+
+WRONG = [
+    (check_sgd, (wrong.sgd_default_learning_rate_1e_3,), "sgd/wrong_default"),
+    (check_sgd, (wrong.sgd_defaults_not_stored,), "store the defaults in it"),
+    (check_sgd, (wrong.sgd_uphill,), "sgd/uphill"),
+    (check_sgd, (wrong.sgd_returns_list,), "next_w as a numpy.ndarray; it returned a list"),
+    (check_sgd_momentum, (wrong.sgd_momentum_wrong_sign,), "sgd_momentum/wrong_sign"),
+    (
+        check_sgd_momentum,
+        (wrong.sgd_momentum_wrong_sign_in_step,),
+        "sgd_momentum/wrong_sign_in_step",
+    ),
+    (check_sgd_momentum, (wrong.sgd_momentum_pytorch_buffer,), "sgd_momentum/pytorch_buffer"),
+    (check_sgd_momentum, (wrong.sgd_momentum_old_velocity,), "sgd_momentum/old_velocity"),
+    (
+        check_sgd_momentum,
+        (wrong.sgd_momentum_state_not_in_config,),
+        r'no "velocity"\.\n.*state must be stored in config.*'
+        r"\[sgd_momentum/state_not_in_config\]",
+    ),
+    (
+        check_sgd_momentum,
+        (wrong.sgd_momentum_velocity_as_list,),
+        r'config\["velocity"\] as a numpy.ndarray; it returned a list',
+    ),
+    (check_adagrad, (wrong.adagrad_no_sqrt,), "adagrad/no_sqrt"),
+    (check_adagrad, (wrong.adagrad_epsilon_inside_sqrt,), "adagrad/epsilon_inside_sqrt"),
+    (check_adagrad, (wrong.adagrad_cache_forgets,), "adagrad/cache_forgets"),
+    (check_rmsprop, (wrong.rmsprop_decay_on_wrong_term,), "rmsprop/decay_on_wrong_term"),
+    (check_rmsprop, (wrong.rmsprop_no_sqrt,), "rmsprop/no_sqrt"),
+    (check_rmsprop, (wrong.rmsprop_epsilon_inside_sqrt,), "rmsprop/epsilon_inside_sqrt"),
+    (check_rmsprop, (wrong.rmsprop_adagrad_cache,), "rmsprop/adagrad_cache"),
+    (check_rmsprop, (wrong.rmsprop_default_decay_rate_0_9,), "rmsprop/wrong_default"),
+    (check_adam, (wrong.adam_no_bias_correction,), "adam/no_bias_correction"),
+    (check_adam, (wrong.adam_t_incremented_late,), "adam/t_incremented_late"),
+    (
+        check_adam,
+        (wrong.adam_t_incremented_late_from_one,),
+        "adam/t_incremented_late_from_one",
+    ),
+    (check_adam, (wrong.adam_epsilon_inside_sqrt,), "adam/epsilon_inside_sqrt"),
+    (check_adam, (wrong.adam_default_learning_rate_1e_2,), "adam/wrong_default"),
+    (check_adam, (wrong.adam_hidden_state,), "adam/hidden_state"),
+]
+
+test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(WRONG)
 
 
 @pytest.mark.parametrize(
-    "check, impl, mistake",
+    "check, impl, hint",
     [
-        (check_sgd, wrong.sgd_default_learning_rate_1e_3, "Hint: wrong default"),
-        (check_sgd, wrong.sgd_defaults_not_stored, "store the defaults in it"),
-        (check_sgd, wrong.sgd_uphill, "stepped uphill"),
-        (check_sgd, wrong.sgd_returns_list, "next_w as a numpy.ndarray; it returned a list"),
-        (check_sgd_momentum, wrong.sgd_momentum_wrong_sign, "momentum with the wrong sign"),
-        (check_sgd_momentum, wrong.sgd_momentum_pytorch_buffer, "PyTorch's buffer"),
-        (
-            check_sgd_momentum,
-            wrong.sgd_momentum_state_not_in_config,
-            r'no "velocity".*\n.*state must be stored in config',
-        ),
-        (check_adam, wrong.adam_state_in_closure, "keeps state outside config"),
-        (check_adagrad, wrong.adagrad_no_sqrt, "without the square root"),
-        (check_adagrad, wrong.adagrad_epsilon_inside_sqrt, "epsilon sits inside the square root"),
-        (check_rmsprop, wrong.rmsprop_decay_on_wrong_term, "decay is on the wrong term"),
-        (check_rmsprop, wrong.rmsprop_epsilon_inside_sqrt, "epsilon sits inside the square root"),
-        (check_rmsprop, wrong.rmsprop_default_decay_rate_0_9, "Hint: wrong default"),
-        (check_adam, wrong.adam_no_bias_correction, "no bias correction"),
-        (check_adam, wrong.adam_t_incremented_late, "t is incremented late"),
-        (check_adam, wrong.adam_epsilon_inside_sqrt, "epsilon sits inside the square root"),
-        (check_adam, wrong.adam_default_learning_rate_1e_2, "Hint: wrong default"),
-        (
-            check_sgd_momentum,
-            wrong.sgd_momentum_velocity_as_list,
-            r'config\["velocity"\] as a numpy.ndarray; it returned a list',
-        ),
+        (check_sgd, wrong.sgd_default_learning_rate_1e_3, "sgd/wrong_default"),
+        (check_sgd_momentum, wrong.sgd_momentum_wrong_sign, "sgd_momentum/wrong_sign"),
+        (check_adagrad, wrong.adagrad_no_sqrt, "adagrad/no_sqrt"),
+        (check_adagrad, wrong.adagrad_epsilon_inside_sqrt, "adagrad/epsilon_inside_sqrt"),
+        (check_rmsprop, wrong.rmsprop_decay_on_wrong_term, "rmsprop/decay_on_wrong_term"),
+        (check_adam, wrong.adam_no_bias_correction, "adam/no_bias_correction"),
+        (check_adam, wrong.adam_t_incremented_late, "adam/t_incremented_late"),
+        (check_adam, wrong.adam_hidden_state, "adam/hidden_state"),
     ],
 )
-def test_check_fails_a_wrong_implementation_and_names_the_mistake(check, impl, mistake):
-    with pytest.raises(AssertionError, match=mistake):
-        check(impl)
-
-
-@pytest.mark.parametrize(
-    "check, impl, mistake",
-    [
-        (check_sgd, wrong.sgd_default_learning_rate_1e_3, "wrong default"),
-        (check_sgd_momentum, wrong.sgd_momentum_wrong_sign, "wrong sign"),
-        (check_adagrad, wrong.adagrad_no_sqrt, "without the square root"),
-        (check_adagrad, wrong.adagrad_epsilon_inside_sqrt, "epsilon sits inside"),
-        (check_rmsprop, wrong.rmsprop_decay_on_wrong_term, "wrong term"),
-        (check_adam, wrong.adam_no_bias_correction, "no bias correction"),
-        (check_adam, wrong.adam_t_incremented_late, "incremented late"),
-        (check_adam, wrong.adam_state_in_closure, "keeps state outside config"),
-    ],
-)
-def test_hidden_cases_fail_the_same_mistakes_with_the_same_hints(check, impl, mistake):
-    with pytest.raises(AssertionError, match=f"(?s)hidden.*{mistake}"):
+def test_hidden_cases_fail_the_same_mistakes_with_the_same_hints(check, impl, hint):
+    with pytest.raises(AssertionError, match=rf"(?s)hidden.*\[{hint}\]"):
         check(impl, cases="hidden")
 
 
@@ -166,3 +182,15 @@ def test_hidden_cases_follow_the_graders_seed(monkeypatch, solutions, capsys):
     again = check_adam(solutions.adam, cases="hidden")
     assert first.largest_error == again.largest_error
     assert first.passed == first.total
+
+
+test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
+    "03_optimizers", [(f"check_{name}", (name,)) for name in CHECKS], WRONG, wrong
+)
+
+
+def test_a_failure_carries_the_arrays_that_differ_for_the_heat_map():
+    with pytest.raises(AssertionError) as failure:
+        check_adam(wrong.adam_no_bias_correction)
+    difference = failure.value.difference
+    assert difference.what == "next_w" and difference.got.shape == difference.expected.shape

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder.checks import _rules
+from autograder.kernel import rules as _rules
 from course_utils import reference
 
 

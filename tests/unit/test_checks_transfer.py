@@ -172,7 +172,7 @@ def _stub(*args, **kwargs):
 
 
 def test_calls_with_one_generator_reports_plain_data(solutions):
-    from autograder.measure import measure
+    from autograder.checks._legacy_rules import measure
 
     x = np.random.default_rng(1).random((3, 4, 5))
     report = measure("calls_with_one_generator", solutions.random_flip, [x], 7, 20)
@@ -191,7 +191,7 @@ def test_calls_with_one_generator_reports_plain_data(solutions):
 def test_calls_with_fresh_generators_reports_plain_data(solutions):
     import torch
 
-    from autograder.measure import measure
+    from autograder.checks._legacy_rules import measure
 
     calls = [[[(8, 9), 2.0, 2.0], 0], [[(8, 9), 4.0, 2.0], 1]]
     report = measure("calls_with_fresh_generators", solutions.elastic_field, calls)
@@ -209,7 +209,7 @@ SMALL = ["small", 3, 4, 6, 1000]
 
 
 def test_head_replacement_reports_plain_data(solutions):
-    from autograder.measure import measure
+    from autograder.checks._legacy_rules import measure
 
     report = measure("head_replacement", solutions.replace_head, SMALL, 5)
     _assert_plain(report)
@@ -223,7 +223,7 @@ def test_head_replacement_reports_plain_data(solutions):
 
 
 def test_trainable_after_reports_plain_data(solutions):
-    from autograder.measure import measure
+    from autograder.checks._legacy_rules import measure
 
     report = measure("trainable_after", solutions.set_trainable, SMALL, 1)
     _assert_plain(report)
@@ -238,7 +238,7 @@ def test_trainable_after_reports_plain_data(solutions):
 
 
 def test_optimizer_groups_reports_plain_data(solutions):
-    from autograder.measure import measure
+    from autograder.checks._legacy_rules import measure
 
     trainable = ["_fc.weight", "_fc.bias", "_bn1.weight"]
     report = measure("optimizer_groups", solutions.param_groups, SMALL, trainable, 0.1, 0.5)
@@ -262,7 +262,7 @@ def test_optimizer_groups_reports_plain_data(solutions):
 
 def test_the_checks_describe_an_answer_with_the_measurements_words():
     from autograder.checks._compare import describe_answer
-    from autograder.measure import describe
+    from autograder.kernel.measure import describe
 
     assert describe_answer is describe  # one text, wherever the answer was looked at
     assert describe(None) == "None (did you forget a `return`?)"

@@ -302,3 +302,85 @@ def test_twins_on_cuda_match_torch_and_the_cpu():
             torch.testing.assert_close(got.cpu(), want)
         layer = _torch_bn(shape[1], spatial, 0.9, 1e-5, gamma, beta)
         torch.testing.assert_close(out, layer(x))
+
+
+def _strided_layouts(x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """x's values in other memory layouts: channels last, H and W swapped, a strided slice."""
+    wide = torch.zeros(*x.shape[:3], 2 * x.shape[3], dtype=x.dtype)
+    wide[..., ::2] = x
+    return {
+        "channels_last": x.contiguous(memory_format=torch.channels_last),
+        "transposed": x.transpose(2, 3).contiguous().transpose(2, 3),
+        "every_other_column": wide[..., ::2],
+    }
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("layout", ["channels_last", "transposed", "every_other_column"])
+def test_spatial_twins_give_the_same_values_for_non_contiguous_inputs(layout, dtype):
+    x, gamma, beta = _inputs((3, 4, 5, 6), dtype, seed=29)
+    dout = torch.randn(3, 4, 5, 6, generator=torch.Generator().manual_seed(30), dtype=dtype)
+    plain = {"mode": "train"}
+    out, cache = ref.spatial_batchnorm_forward(x, gamma, beta, plain)
+    grads = ref.spatial_batchnorm_backward(dout, cache)
+    strided = {"mode": "train"}
+    x_other, dout_other = _strided_layouts(x)[layout], _strided_layouts(dout)[layout]
+    assert not x_other.is_contiguous()
+    out_other, cache_other = ref.spatial_batchnorm_forward(x_other, gamma, beta, strided)
+    torch.testing.assert_close(out_other, out, **_tol(dtype))
+    for key in ("running_mean", "running_var"):
+        torch.testing.assert_close(strided[key], plain[key], **_tol(dtype))
+    for got, want in zip(ref.spatial_batchnorm_backward(dout_other, cache_other), grads):
+        torch.testing.assert_close(got, want, **_tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_spatial_twins_equal_the_flat_twins_on_rows_of_channels(dtype):
+    x, gamma, beta = _inputs((2, 3, 4, 5), dtype, seed=31)
+    dout = torch.randn(2, 3, 4, 5, generator=torch.Generator().manual_seed(32), dtype=dtype)
+    rows = x.permute(0, 2, 3, 1).reshape(-1, 3)  # (N*H*W, C)
+    spatial, flat = {"mode": "train", "momentum": 0.8}, {"mode": "train", "momentum": 0.8}
+    out, cache = ref.spatial_batchnorm_forward(x, gamma, beta, spatial)
+    out_rows, cache_rows = ref.batchnorm_forward(rows, gamma, beta, flat)
+    torch.testing.assert_close(out.permute(0, 2, 3, 1).reshape(-1, 3), out_rows, **_tol(dtype))
+    for key in ("running_mean", "running_var"):
+        torch.testing.assert_close(spatial[key], flat[key], **_tol(dtype))
+    dx, dgamma, dbeta = ref.spatial_batchnorm_backward(dout, cache)
+    dx_rows, dgamma_rows, dbeta_rows = ref.batchnorm_backward_alt(
+        dout.permute(0, 2, 3, 1).reshape(-1, 3), cache_rows
+    )
+    torch.testing.assert_close(dx.permute(0, 2, 3, 1).reshape(-1, 3), dx_rows, **_tol(dtype))
+    torch.testing.assert_close(dgamma, dgamma_rows, **_tol(dtype))
+    torch.testing.assert_close(dbeta, dbeta_rows, **_tol(dtype))
+
+
+def test_spatial_forward_is_differentiable_and_its_gradients_pass_gradcheck():
+    x, gamma, beta = _inputs((2, 3, 2, 3), seed=37)
+
+    def function(x, gamma, beta):
+        return ref.spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})[0]
+
+    inputs = tuple(t.clone().requires_grad_() for t in (x, gamma, beta))
+    assert torch.autograd.gradcheck(function, inputs)
+
+
+def test_spatial_running_statistics_carry_no_autograd_history():
+    x, gamma, beta = _inputs((2, 3, 2, 3), seed=41)
+    bn_param = {"mode": "train"}
+    ref.spatial_batchnorm_forward(x.requires_grad_(), gamma, beta, bn_param)
+    assert bn_param["running_mean"].grad_fn is None
+    assert bn_param["running_var"].grad_fn is None
+
+
+def test_spatial_backward_refuses_a_test_mode_cache():
+    x, gamma, beta = _inputs((2, 3, 2, 3))
+    _, cache = ref.spatial_batchnorm_forward(x, gamma, beta, {"mode": "test"})
+    with pytest.raises(ValueError, match="training mode only"):
+        ref.spatial_batchnorm_backward(torch.ones_like(x), cache)
+
+
+def test_spatial_backward_refuses_dout_of_another_shape():
+    x, gamma, beta = _inputs((2, 3, 2, 3))
+    _, cache = ref.spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    with pytest.raises(ValueError, match=r"dout must have the shape of x, \(2, 3, 2, 3\)"):
+        ref.spatial_batchnorm_backward(torch.ones(2, 3, 3, 2, dtype=DOUBLE), cache)

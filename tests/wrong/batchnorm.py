@@ -1,12 +1,11 @@
 """Deliberately wrong notebook 04 functions, one per common mistake, named for it.
 
 Each is a plain NumPy implementation that is right except for its one mistake, so a check
-must fail it with the hint that names that mistake. The right versions they start from are
+must fail it with the hint that names that mistake (``batchnorm_forward_eps_outside_sqrt`` is
+diagnosed as ``batchnorm_forward/eps_outside_sqrt``). The right versions they start from are
 the private helpers below (collected in ``CORRECT``); they are independent of the notebook's
 solutions (another cache, another backward formula), and the checks must pass them too.
 """
-
-from __future__ import annotations
 
 import types
 
@@ -96,9 +95,13 @@ def _spatial_batchnorm_forward(x, gamma, beta, bn_param, **mistake):
     return _from_rows(out, x.shape), (x.shape, cache)
 
 
-def _spatial_batchnorm_backward(dout, cache, dgamma_over_batch_only=False, **mistake):
+def _spatial_batchnorm_backward(
+    dout, cache, dgamma_over_batch_only=False, dbeta_over_batch_only=False, **mistake
+):
     shape, flat_cache = cache
     dx, dgamma, dbeta = _batchnorm_backward(_to_rows(dout), flat_cache, **mistake)
+    if dbeta_over_batch_only:
+        dbeta = np.sum(dout, axis=0)  # (C, H, W): summed over N only
     if dgamma_over_batch_only:
         x_hat = _from_rows(
             (flat_cache["x"] - flat_cache["x"].mean(axis=0))
@@ -207,12 +210,33 @@ def spatial_batchnorm_forward_reshape_without_transpose(x, gamma, beta, bn_param
     return out.reshape(n, c, h, w), cache
 
 
+def spatial_batchnorm_forward_stats_per_tensor(x, gamma, beta, bn_param):
+    """One mean and one variance for the whole tensor."""
+    return _spatial_forward_over(x, gamma, beta, bn_param, (0, 1, 2, 3))
+
+
 def spatial_batchnorm_forward_unbiased_var(x, gamma, beta, bn_param):
     return _spatial_batchnorm_forward(x, gamma, beta, bn_param, ddof=1, running_ddof=1)
 
 
+def spatial_batchnorm_forward_unbiased_running_var(x, gamma, beta, bn_param):
+    return _spatial_batchnorm_forward(x, gamma, beta, bn_param, running_ddof=1)
+
+
 def spatial_batchnorm_forward_momentum_swapped(x, gamma, beta, bn_param):
     return _spatial_batchnorm_forward(x, gamma, beta, bn_param, swap_momentum=True)
+
+
+def spatial_batchnorm_forward_test_mode_on_batch_stats(x, gamma, beta, bn_param):
+    return _spatial_batchnorm_forward(x, gamma, beta, bn_param, test_on_batch=True)
+
+
+def spatial_batchnorm_forward_eps_outside_sqrt(x, gamma, beta, bn_param):
+    return _spatial_batchnorm_forward(x, gamma, beta, bn_param, eps_outside=True)
+
+
+def spatial_batchnorm_forward_forgets_running_stats(x, gamma, beta, bn_param):
+    return _spatial_batchnorm_forward(x, gamma, beta, bn_param, store=False)
 
 
 # --- spatial_batchnorm_backward -------------------------------------------------------------------
@@ -222,5 +246,21 @@ def spatial_batchnorm_backward_no_dvar_path(dout, cache):
     return _spatial_batchnorm_backward(dout, cache, dvar_path=False)
 
 
+def spatial_batchnorm_backward_no_dmu_path(dout, cache):
+    return _spatial_batchnorm_backward(dout, cache, dmu_path=False)
+
+
+def spatial_batchnorm_backward_direct_path_only(dout, cache):
+    return _spatial_batchnorm_backward(dout, cache, dvar_path=False, dmu_path=False)
+
+
+def spatial_batchnorm_backward_dgamma_with_x(dout, cache):
+    return _spatial_batchnorm_backward(dout, cache, dgamma_with_x=True)
+
+
 def spatial_batchnorm_backward_dgamma_over_batch_only(dout, cache):
     return _spatial_batchnorm_backward(dout, cache, dgamma_over_batch_only=True)
+
+
+def spatial_batchnorm_backward_dbeta_over_batch_only(dout, cache):
+    return _spatial_batchnorm_backward(dout, cache, dbeta_over_batch_only=True)

@@ -1,7 +1,8 @@
 """Deliberately wrong implementations of notebook 07's functions, one per common mistake.
 
-Each must FAIL its check, and the check's hint must name the mistake
-(tests/unit/test_checks_detection.py).
+Each must FAIL its check, and the check's hint must name the mistake (tests/unit/
+test_checks_detection.py, test_checks_grid_detector.py and test_checks_segmentation.py).
+The right versions they start from (``CORRECT``) must pass.
 """
 
 import numpy as np
@@ -74,21 +75,37 @@ def batched_nms_grouped_by_class(boxes, scores, labels, iou_threshold):
     return np.array(kept, dtype=np.int64)
 
 
-def _encode(boxes, labels, grid_size, num_classes, image_size, swap=False, root=np.sqrt):
+def _encode(
+    boxes,
+    labels,
+    grid_size,
+    num_classes,
+    image_size,
+    swap=False,
+    root=np.sqrt,
+    row_from_x=False,
+    offsets_in_image=False,
+    last_wins=False,
+):
     cell = image_size / grid_size
     target = np.zeros((5 + num_classes, grid_size, grid_size))
     for (x1, y1, x2, y2), label in zip(boxes, labels):
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
         i = min(int(cy // cell), grid_size - 1)
         j = min(int(cx // cell), grid_size - 1)
-        if target[4, i, j]:
+        if row_from_x:
+            i, j = j, i
+        row, column = (j, i) if swap else (i, j)  # the cell read and written
+        if target[4, row, column] and not last_wins:
             continue
         values = [cx / cell - j, cy / cell - i, root((x2 - x1) / image_size)]
+        if offsets_in_image:
+            values[:2] = [cx / image_size, cy / image_size]
         values += [root((y2 - y1) / image_size), 1.0]
-        if swap:
-            i, j = j, i
-        target[:5, i, j] = values
-        target[5 + int(label), i, j] = 1.0
+        if last_wins:
+            target[:, row, column] = 0.0  # a later box replaces the earlier one
+        target[:5, row, column] = values
+        target[5 + int(label), row, column] = 1.0
     return target
 
 
@@ -104,26 +121,50 @@ def encode_boxes_channels_last(boxes, labels, grid_size, num_classes, image_size
     return _encode(boxes, labels, grid_size, num_classes, image_size).transpose(1, 2, 0)
 
 
-def _yolo(pred, target, lambda_coord, lambda_noobj, divisor=None, noobj=None, everywhere=False):
+def encode_boxes_row_from_x(boxes, labels, grid_size, num_classes, image_size):
+    return _encode(boxes, labels, grid_size, num_classes, image_size, row_from_x=True)
+
+
+def encode_boxes_offsets_in_image(boxes, labels, grid_size, num_classes, image_size):
+    return _encode(boxes, labels, grid_size, num_classes, image_size, offsets_in_image=True)
+
+
+def encode_boxes_last_box_wins(boxes, labels, grid_size, num_classes, image_size):
+    return _encode(boxes, labels, grid_size, num_classes, image_size, last_wins=True)
+
+
+def _yolo(
+    pred,
+    target,
+    lambda_coord,
+    lambda_noobj,
+    divisor=None,
+    noobj=None,
+    everywhere=False,
+    class_everywhere=False,
+    sigmoid=True,
+):
     n, _, s, _ = pred.shape
     obj = target[:, 4]
     where = np.ones_like(obj) if everywhere else obj
+    class_where = np.ones_like(obj) if class_everywhere else obj
     weight = obj + (lambda_noobj if noobj is None else noobj) * (1 - obj)
-    xy = 1 / (1 + np.exp(-pred[:, 0:2]))
+    xy = 1 / (1 + np.exp(-pred[:, 0:2])) if sigmoid else pred[:, 0:2]
     coords = np.sum(where[:, None] * (xy - target[:, 0:2]) ** 2)
     coords += np.sum(where[:, None] * (pred[:, 2:4] - target[:, 2:4]) ** 2)
     z = pred[:, 4]
     bce = np.maximum(z, 0) - z * obj + np.log1p(np.exp(-np.abs(z)))
     shifted = pred[:, 5:] - pred[:, 5:].max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    classes = -np.sum(obj[:, None] * target[:, 5:] * log_probs)
+    classes = -np.sum(class_where[:, None] * target[:, 5:] * log_probs)
     divisor = n if divisor is None else divisor
     loss = (lambda_coord * coords + np.sum(weight * bce) + classes) / divisor
     dpred = np.zeros_like(pred)
-    dpred[:, 0:2] = lambda_coord * where[:, None] * 2 * (xy - target[:, 0:2]) * xy * (1 - xy)
+    dxy = xy * (1 - xy) if sigmoid else 1.0
+    dpred[:, 0:2] = lambda_coord * where[:, None] * 2 * (xy - target[:, 0:2]) * dxy
     dpred[:, 2:4] = lambda_coord * where[:, None] * 2 * (pred[:, 2:4] - target[:, 2:4])
     dpred[:, 4] = weight * (1 / (1 + np.exp(-z)) - obj)
-    dpred[:, 5:] = obj[:, None] * (np.exp(log_probs) - target[:, 5:])
+    dpred[:, 5:] = class_where[:, None] * (np.exp(log_probs) - target[:, 5:])
     return loss, dpred / divisor
 
 
@@ -138,6 +179,14 @@ def yolo_loss_no_noobj_weight(pred, target, lambda_coord=5.0, lambda_noobj=0.5):
 
 def yolo_loss_coordinates_in_every_cell(pred, target, lambda_coord=5.0, lambda_noobj=0.5):
     return _yolo(pred, target, lambda_coord, lambda_noobj, everywhere=True)
+
+
+def yolo_loss_class_in_every_cell(pred, target, lambda_coord=5.0, lambda_noobj=0.5):
+    return _yolo(pred, target, lambda_coord, lambda_noobj, class_everywhere=True)
+
+
+def yolo_loss_no_sigmoid(pred, target, lambda_coord=5.0, lambda_noobj=0.5):
+    return _yolo(pred, target, lambda_coord, lambda_noobj, sigmoid=False)
 
 
 def _transpose(x, w, b, stride, crop, extra):
@@ -170,6 +219,11 @@ def conv_transpose_forward_conv_weight_layout(x, w, b, conv_param):
     return out, (x, w, b, conv_param)
 
 
+def conv_transpose_forward_no_bias(x, w, b, conv_param):
+    out = _transpose(x, w, np.zeros_like(b), conv_param["stride"], conv_param["pad"], 0)
+    return out, (x, w, b, conv_param)
+
+
 def _pixel(scores, y):
     shifted = scores - scores.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -188,6 +242,53 @@ def pixel_softmax_loss_summed(scores, y):
 def pixel_softmax_loss_averaged_over_images(scores, y):
     losses, grad = _pixel(scores, y)
     return losses.sum() / y.shape[0], grad / y.shape[0]
+
+
+def pixel_softmax_loss_summed_over_images(scores, y):
+    losses, grad = _pixel(scores, y)
+    pixels = y.shape[1] * y.shape[2]
+    return losses.sum() / pixels, grad / pixels
+
+
+# --- the right versions ------------------------------------------------------------------------
+
+
+def _nms(boxes, scores, iou_threshold):
+    return _greedy(boxes, np.argsort(-scores, kind="stable"), iou_threshold)
+
+
+def _batched_nms(boxes, scores, labels, iou_threshold):
+    kept = batched_nms_grouped_by_class(boxes, scores, labels, iou_threshold)
+    return kept[np.argsort(-scores[kept], kind="stable")]
+
+
+def _yolo_loss(pred, target, lambda_coord=5.0, lambda_noobj=0.5):
+    return _yolo(pred, target, lambda_coord, lambda_noobj)
+
+
+def _conv_transpose_forward(x, w, b, conv_param):
+    out = _transpose(x, w, b, conv_param["stride"], conv_param["pad"], 0)
+    return out, (x, w, b, conv_param)
+
+
+def _pixel_softmax_loss(scores, y):
+    losses, grad = _pixel(scores, y)
+    return losses.mean(), grad / y.size
+
+
+class CORRECT:
+    """The right versions, independent of the notebook's solutions: every check must pass them."""
+
+    box_iou = staticmethod(_iou)
+    nms = staticmethod(_nms)
+    batched_nms = staticmethod(_batched_nms)
+    encode_boxes = staticmethod(_encode)
+    yolo_loss = staticmethod(_yolo_loss)
+    conv_transpose_forward = staticmethod(_conv_transpose_forward)
+    pixel_softmax_loss = staticmethod(_pixel_softmax_loss)
+
+
+# --- breaking the rules instead of the math ------------------------------------------------------
 
 
 def pixel_softmax_loss_uses_torch(scores, y):

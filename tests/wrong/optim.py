@@ -1,7 +1,7 @@
 """Deliberately wrong implementations of notebook 03's update rules, one per common mistake.
 
-Each must FAIL its check, and the check's hint must name the mistake
-(tests/unit/test_checks_optim.py).
+Each must FAIL its check, and the check's hint must name the mistake: ``adagrad_no_sqrt``
+is diagnosed as ``adagrad/no_sqrt`` (tests/unit/test_checks_optim.py).
 """
 
 import numpy as np
@@ -42,6 +42,20 @@ def sgd_momentum_wrong_sign(w, dw, config=None):
     return w + v, config
 
 
+def sgd_momentum_wrong_sign_in_step(w, dw, config=None):
+    config = _defaults(config, learning_rate=1e-2, momentum=0.9)
+    v = config["momentum"] * config.get("velocity", np.zeros_like(w)) - config["learning_rate"] * dw
+    config["velocity"] = v
+    return w - v, config
+
+
+def sgd_momentum_old_velocity(w, dw, config=None):
+    config = _defaults(config, learning_rate=1e-2, momentum=0.9)
+    v = config.get("velocity", np.zeros_like(w))
+    config["velocity"] = config["momentum"] * v - config["learning_rate"] * dw
+    return w + v, config
+
+
 def sgd_momentum_pytorch_buffer(w, dw, config=None):
     config = _defaults(config, learning_rate=1e-2, momentum=0.9)
     buffer = config["momentum"] * config.get("velocity", np.zeros_like(w)) + dw
@@ -65,7 +79,8 @@ def sgd_momentum_state_not_in_config(w, dw, config=None):
 def _adam_with_closure_state():
     state = {}
 
-    def adam_state_in_closure(w, dw, config=None):
+    def adam_hidden_state(w, dw, config=None):
+        """Keeps m, v and t in a closure, so that two parameters' runs share them."""
         config = _defaults(config, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8)
         if state.get("m") is None or state["m"].shape != w.shape:
             state.update(m=np.zeros_like(w), v=np.zeros_like(w), t=0)
@@ -78,10 +93,10 @@ def _adam_with_closure_state():
         config.update(m=state["m"].copy(), v=state["v"].copy(), t=state["t"])
         return w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"]), config
 
-    return adam_state_in_closure
+    return adam_hidden_state
 
 
-adam_state_in_closure = _adam_with_closure_state()
+adam_hidden_state = _adam_with_closure_state()
 
 
 def adagrad_no_sqrt(w, dw, config=None):
@@ -96,6 +111,12 @@ def adagrad_epsilon_inside_sqrt(w, dw, config=None):
     cache = config.get("cache", np.zeros_like(w)) + dw**2
     config["cache"] = cache
     return w - config["learning_rate"] * dw / np.sqrt(cache + config["epsilon"]), config
+
+
+def adagrad_cache_forgets(w, dw, config=None):
+    config = _defaults(config, learning_rate=1e-2, epsilon=1e-8)
+    config["cache"] = dw**2
+    return w - config["learning_rate"] * dw / (np.sqrt(config["cache"]) + config["epsilon"]), config
 
 
 def rmsprop_decay_on_wrong_term(w, dw, config=None):
@@ -114,6 +135,21 @@ def rmsprop_epsilon_inside_sqrt(w, dw, config=None):
     return w - config["learning_rate"] * dw / np.sqrt(cache + config["epsilon"]), config
 
 
+def rmsprop_no_sqrt(w, dw, config=None):
+    config = _defaults(config, learning_rate=1e-2, decay_rate=0.99, epsilon=1e-8)
+    rho = config["decay_rate"]
+    cache = rho * config.get("cache", np.zeros_like(w)) + (1 - rho) * dw**2
+    config["cache"] = cache
+    return w - config["learning_rate"] * dw / (cache + config["epsilon"]), config
+
+
+def rmsprop_adagrad_cache(w, dw, config=None):
+    config = _defaults(config, learning_rate=1e-2, decay_rate=0.99, epsilon=1e-8)
+    cache = config.get("cache", np.zeros_like(w)) + dw**2
+    config["cache"] = cache
+    return w - config["learning_rate"] * dw / (np.sqrt(cache) + config["epsilon"]), config
+
+
 def rmsprop_default_decay_rate_0_9(w, dw, config=None):
     config = _defaults(config, learning_rate=1e-2, decay_rate=0.9, epsilon=1e-8)
     rho = config["decay_rate"]
@@ -122,12 +158,12 @@ def rmsprop_default_decay_rate_0_9(w, dw, config=None):
     return w - config["learning_rate"] * dw / (np.sqrt(cache) + config["epsilon"]), config
 
 
-def _adam(w, dw, config, *, correct=True, late_t=False, eps_inside=False, lr=1e-3):
+def _adam(w, dw, config, *, correct=True, late_t=False, t_start=0, eps_inside=False, lr=1e-3):
     config = _defaults(config, learning_rate=lr, beta1=0.9, beta2=0.999, epsilon=1e-8)
     b1, b2 = config["beta1"], config["beta2"]
     m = b1 * config.get("m", np.zeros_like(w)) + (1 - b1) * dw
     v = b2 * config.get("v", np.zeros_like(w)) + (1 - b2) * dw**2
-    t = config.get("t", 0)
+    t = config.get("t", t_start)
     if not late_t:
         t += 1
     m_hat, v_hat = (m / (1 - b1**t), v / (1 - b2**t)) if correct else (m, v)
@@ -144,6 +180,11 @@ def adam_no_bias_correction(w, dw, config=None):
 
 def adam_t_incremented_late(w, dw, config=None):
     return _adam(w, dw, config, late_t=True)
+
+
+def adam_t_incremented_late_from_one(w, dw, config=None):
+    """Starts t at 1 so that the first correction does not divide by zero, then counts late."""
+    return _adam(w, dw, config, late_t=True, t_start=1)
 
 
 def adam_epsilon_inside_sqrt(w, dw, config=None):

@@ -1,11 +1,13 @@
 """The wire between the grader and the student's kernel: plain data only, never pickle.
 
 In grading mode the student's notebook runs in its own process (the *kernel*, usually inside
-the sandbox of ``autograder.sandbox``); the checks run in the *grader*. The grader calls the
-student's functions through proxies, and this module carries those calls.
+the sandbox of ``autograder.isolation.sandbox``); the checks run in the *grader*. The grader
+calls the student's functions through proxies, and this module carries those calls. Both ends
+use it: the kernel's main loop (``autograder.kernel.main``) and the grader's client
+(``autograder.isolation.client``).
 
 Why this design. Every check already only CALLS the student's functions with fresh NumPy arrays
-and plain values and compares what comes back (see ``autograder.checks._compare``). So a check
+and plain values and compares what comes back (see ``autograder.checks._engine``). So a check
 can run unchanged in the grader if the student's functions are replaced by proxies that forward
 each call to the kernel. The kernel calls the real function and sends back plain data. Nothing
 that decides a grade (the check code, the expected outputs, the comparison, the points) exists
@@ -56,28 +58,26 @@ Interrupts: the grader writes a byte to a pipe whose other end the kernel reads 
 which raises ``KeyboardInterrupt`` in the kernel's main thread (as Jupyter's interrupt does),
 so a cell or a call that runs too long is stopped and the notebook goes on.
 
-Run as ``python -m autograder.remote SOCKET_FD INTERRUPT_FD`` this module is the kernel.
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
-import io
 import json
 import math
-import os
 import select
 import socket
 import struct
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from autograder.kernel.rules import BannedCall
 
 MAX_HEADER_BYTES = 1 << 20
 MAX_MESSAGE_BYTES = 256 << 20
@@ -566,7 +566,7 @@ class Connection:
                     "op": "error",
                     "id": rid,
                     "type": type(error).__name__,
-                    "message": _text(error),
+                    "message": error_text(error),
                     **self._take_said(),
                 }
             )
@@ -587,8 +587,6 @@ class Connection:
         if name == "KeyboardInterrupt":
             return CallTimeout(message or "interrupted")
         if name == "BannedCall":
-            from autograder.checks._rules import BannedCall
-
             return BannedCall(message)
         local = getattr(builtins, name, None)
         if isinstance(local, type) and issubclass(local, Exception):
@@ -638,7 +636,8 @@ def _write_into(target: Any, value: Any) -> None:
         raise ProtocolError("a sync for an argument that cannot change")
 
 
-def _text(error: BaseException) -> str:
+def error_text(error: BaseException) -> str:
+    """The message of an exception, capped; a fallback when its str() fails."""
     try:
         return str(error)[:20_000]
     except Exception:
@@ -703,7 +702,8 @@ class Remote:
 
 
 # Options a grader-side caller attaches to a call (the banned-library guard and the line count
-# of ``autograder.checks._rules`` run where the student's code runs).
+# of ``autograder.kernel.rules``, and the measurements of ``autograder.kernel.measure``, run
+# where the student's code runs).
 _OPTIONS = threading.local()
 
 
@@ -720,404 +720,3 @@ def call_options(**options: Any):
 
 def _call_options() -> dict:
     return dict(getattr(_OPTIONS, "value", {}))
-
-
-# --- the kernel side ------------------------------------------------------------------------------
-
-
-def _kernel_export_policy(obj: Any) -> bool:
-    return True
-
-
-def _make_shell():
-    """An IPython shell whose errors are kept as (ename, evalue, traceback) for the notebook."""
-    from IPython.core.interactiveshell import InteractiveShell
-
-    class KernelShell(InteractiveShell):
-        last_error: tuple | None = None
-
-        def enable_gui(self, gui=None):
-            # Figures are captured as display data (the inline backend); there is no GUI here.
-            pass
-
-        def _showtraceback(self, etype, evalue, stb):
-            self.last_error = (etype.__name__, _text(evalue), list(stb))
-
-    shell = KernelShell.instance(colors="NoColor")
-    shell.history_manager.enabled = False
-    return shell
-
-
-def _outputs_of(captured, result, shell, limit: int) -> list[dict]:
-    """nbformat outputs of one cell, with the text capped at ``limit`` characters."""
-    outputs: list[dict] = []
-    budget = [limit]
-
-    def cap(text: str) -> str:
-        if len(text) <= budget[0]:
-            budget[0] -= len(text)
-            return text
-        kept = text[: max(budget[0], 0)]
-        budget[0] = 0
-        return kept + "\n[output truncated]\n"
-
-    for name, text in (("stdout", captured.stdout), ("stderr", captured.stderr)):
-        if text:
-            outputs.append({"output_type": "stream", "name": name, "text": cap(text)})
-    for display in captured.outputs:
-        data = {}
-        for mime, value in display.data.items():
-            if mime in ("text/plain", "image/png", "text/html", "text/markdown", "image/svg+xml"):
-                if isinstance(value, bytes):
-                    import base64
-
-                    value = base64.b64encode(value).decode("ascii")
-                value = value if isinstance(value, str) else str(value)
-                data[mime] = cap(value)
-        if data:
-            outputs.append({"output_type": "display_data", "data": data, "metadata": {}})
-    if result is not None and result.result is not None and not captured.outputs:
-        with contextlib.suppress(Exception):
-            text = repr(result.result)
-            outputs.append(
-                {
-                    "output_type": "execute_result",
-                    "data": {"text/plain": cap(text)},
-                    "metadata": {},
-                    "execution_count": None,
-                }
-            )
-    if shell.last_error is not None:
-        ename, evalue, traceback = shell.last_error
-        outputs.append(
-            {
-                "output_type": "error",
-                "ename": ename[:200],
-                "evalue": cap(evalue),
-                "traceback": [cap(line) for line in traceback[-40:]],
-            }
-        )
-    return outputs
-
-
-def _private_measurements() -> dict[str, Callable[..., Any]]:
-    """The measurements of a fresh copy of ``autograder.measure`` that no import returns."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("autograder.measure")
-    if spec is None or spec.loader is None:
-        raise ImportError("autograder.measure is missing from the kernel's path")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return dict(module.MEASUREMENTS)
-
-
-def kernel_main(sock_fd: int, interrupt_fd: int) -> None:
-    """The kernel: run the cells it is sent, serve the names a test cell asks for."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    copy_from = os.environ.pop("CNN_COURSE_COPY_FROM", None)
-    if copy_from:
-        import shutil
-
-        shutil.copytree(copy_from, os.getcwd(), dirs_exist_ok=True)
-    sock = socket.socket(fileno=sock_fd)
-    output_limit = int(os.environ.get("CNN_COURSE_OUTPUT_LIMIT", str(1 << 20)))
-    # The measurements come from a private copy of autograder.measure, loaded before any cell
-    # runs and kept out of sys.modules: a cell that imports autograder.measure and replaces
-    # a measurement, or a helper it calls, changes another module than the one that serves
-    # the grader's requests.
-    measurements = _private_measurements()
-    shell = _make_shell()
-    codec = Codec(_kernel_export_policy)
-    busy = threading.Event()
-
-    main_thread = threading.main_thread().ident
-
-    def watch_interrupts() -> None:
-        # A real SIGINT to the main thread also wakes a sleep or a blocking call.
-        with contextlib.suppress(OSError):
-            while os.read(interrupt_fd, 1):
-                if busy.is_set():
-                    signal.pthread_kill(main_thread, signal.SIGINT)
-
-    threading.Thread(target=watch_interrupts, daemon=True).start()
-
-    def run(header: dict, buffers: list) -> Any:
-        from IPython.utils.capture import capture_output
-
-        source = header.get("source")
-        if not isinstance(source, str):
-            raise ProtocolError("run needs a source string")
-        shell.last_error = None
-        busy.set()
-        try:
-            with capture_output(display=True) as captured:
-                result = shell.run_cell(source, store_history=False, silent=False)
-        except KeyboardInterrupt:
-            result = None
-            shell.last_error = ("KeyboardInterrupt", "interrupted", ["KeyboardInterrupt"])
-        finally:
-            busy.clear()
-        return _outputs_of(captured, result, shell, output_limit)
-
-    def snapshot(header: dict, buffers: list) -> Any:
-        names = header.get("names")
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise ProtocolError("snapshot needs a list of names")
-        found = {}
-        for name in names:
-            if name in shell.user_ns:
-                found[name] = shell.user_ns[name]
-        return found
-
-    def target(header: dict) -> Any:
-        ref = header.get("target")
-        if ref not in codec.exports:
-            raise ProtocolError(f"no object {ref!r} here")
-        return codec.exports[ref]
-
-    def call(header: dict, buffers: list) -> Any:
-        func = target(header)
-        arguments: list = []
-        codec.recording = arguments
-        try:
-            args = codec.decode(header.get("args", []), buffers)
-            kwargs = codec.decode(header.get("kwargs", {"$": "dict", "k": [], "v": []}), buffers)
-        finally:
-            codec.recording = None
-        connection.track(header.get("id"), arguments)
-        options = header.get("options") or {}
-        if not isinstance(args, list) or not isinstance(kwargs, dict):
-            raise ProtocolError("call arguments must be a list and a dict")
-        if options.get("guard"):
-            from autograder.checks import _rules
-
-            func = _rules.guard(func, str(options["guard"]))
-        if options.get("measure") is not None:
-            measured, subject = measurements.get(str(options["measure"])), func
-            if measured is None:
-                raise ProtocolError(f"no measurement {options['measure']!r} here")
-
-            def func(*a, **k):
-                return measured(subject, *a, **k)
-
-        if options.get("count_lines") is not None:
-            from autograder.checks import _rules
-
-            stop, inner = int(options["count_lines"]), func
-
-            def func(*a, **k):
-                return _rules.count_lines(inner, *a, stop_after=stop)
-
-        out, err = io.StringIO(), io.StringIO()
-        busy.set()
-        try:
-            with (
-                warnings.catch_warnings(record=True) as caught,
-                contextlib.redirect_stdout(out),
-                contextlib.redirect_stderr(err),
-            ):
-                warnings.simplefilter("always")
-                return func(*args, **kwargs)
-        finally:
-            busy.clear()
-            said = {
-                "stdout": out.getvalue()[:SIDE_LIMIT],
-                "stderr": err.getvalue()[:SIDE_LIMIT],
-                "warnings": [
-                    [w.category.__name__[:100], str(w.message)[:SIDE_LIMIT]] for w in caught[:20]
-                ],
-            }
-            if any(said.values()):
-                connection.said = said
-
-    def getattr_(header: dict, buffers: list) -> Any:
-        return getattr(target(header), str(header.get("source")))
-
-    def len_(header: dict, buffers: list) -> Any:
-        return len(target(header))
-
-    def iter_(header: dict, buffers: list) -> Any:
-        items = []
-        for item in target(header):
-            items.append(item)
-            if len(items) > MAX_ITER_ITEMS:
-                raise ValueError(f"more than {MAX_ITER_ITEMS} items")
-        return items
-
-    def release(header: dict, buffers: list) -> Any:
-        codec.exports.clear()
-        return None
-
-    connection = Connection(
-        sock,
-        codec,
-        {
-            "run": run,
-            "snapshot": snapshot,
-            "call": call,
-            "getattr": getattr_,
-            "len": len_,
-            "iter": iter_,
-            "release": release,
-        },
-    )
-    connection.send({"op": "ready", "pid": os.getpid()})
-    with contextlib.suppress(ChannelClosed):
-        while connection.serve_one():
-            pass
-    sys.stdout.flush()
-    os._exit(0)
-
-
-# --- the grader side --------------------------------------------------------------------------------
-
-
-def _grader_export_policy(obj: Any) -> bool:
-    # Only functions travel to the student's code (as callbacks it may call); never data objects
-    # whose attributes would lead into the grader.
-    return callable(obj)
-
-
-def _say_again(said: dict) -> None:
-    """Repeat here what the student's code said during a call: its warnings as warnings (of
-    the same builtin category, else UserWarning), its stdout and stderr on ours. The checks
-    capture them as notes that never cost points, exactly as in the student's own notebook."""
-    for item in said.get("warnings", [])[:20]:
-        if isinstance(item, list) and len(item) == 2:
-            category = getattr(builtins, str(item[0]), None)
-            if not (isinstance(category, type) and issubclass(category, Warning)):
-                category = UserWarning
-            warnings.warn(str(item[1])[:SIDE_LIMIT], category, stacklevel=2)
-    for name in ("stdout", "stderr"):
-        text = said.get(name)
-        if isinstance(text, str) and text:
-            getattr(sys, name).write(text[:SIDE_LIMIT])
-
-
-class KernelClient:
-    """The grader's end of the wire to one kernel process.
-
-    Args:
-        sock: the grader's end of the socket pair.
-        interrupt: writes one byte to the kernel's interrupt pipe.
-        alive: returns None while the kernel process runs, else why it ended.
-    """
-
-    def __init__(
-        self, sock: socket.socket, interrupt: Callable[[], None], alive: Callable[[], str | None]
-    ) -> None:
-        self.codec = Codec(_grader_export_policy)
-
-        def callback(header: dict, buffers: list) -> Any:
-            ref = header.get("target")
-            if ref not in self.codec.exports:
-                raise ProtocolError(f"a call to {ref!r}, which the grader never sent")
-            args = self.codec.decode(header.get("args", []), buffers)
-            kwargs = self.codec.decode(
-                header.get("kwargs", {"$": "dict", "k": [], "v": []}), buffers
-            )
-            if not isinstance(args, list) or not isinstance(kwargs, dict):
-                raise ProtocolError("call arguments must be a list and a dict")
-            return self.codec.exports[ref](*args, **kwargs)
-
-        self.connection = Connection(sock, self.codec, {"call": callback}, can_query=True)
-        self.connection.on_said = _say_again
-        self._interrupt = interrupt
-        self._alive = alive
-        self.lost: str | None = None
-
-    def wait_ready(self, seconds: float) -> None:
-        self.connection.deadline = time.monotonic() + seconds
-
-        def too_slow() -> None:
-            raise KernelLost(f"the kernel did not start within {seconds:.0f} s")
-
-        self.connection.on_deadline = too_slow
-        try:
-            header, _ = self.connection.reader.read()
-        except ProtocolError as error:
-            raise KernelLost(self._why(error)) from None
-        finally:
-            self.connection.deadline = None
-        if header.get("op") != "ready":
-            raise KernelLost("the kernel did not start the grading protocol")
-
-    @contextlib.contextmanager
-    def deadline(self, seconds: float, grace: float = 5.0):
-        """Within the block, a wait that passes ``seconds`` interrupts the kernel; if the kernel
-        does not answer within ``grace`` more seconds, it is declared lost."""
-        state = {"interrupted": False}
-
-        def on_deadline() -> None:
-            if not state["interrupted"]:
-                state["interrupted"] = True
-                self._interrupt()
-                self.connection.deadline = time.monotonic() + grace
-                return
-            raise KernelLost(
-                f"the kernel stopped responding: it ignored the interrupt after {seconds:g} s"
-            )
-
-        self.connection.deadline = time.monotonic() + seconds
-        self.connection.on_deadline = on_deadline
-        try:
-            yield state
-        finally:
-            self.connection.deadline = None
-
-    def request(self, op: str, **fields: Any) -> Any:
-        if self.lost:
-            raise KernelLost(self.lost)
-        try:
-            return self.connection.request(op, **fields)
-        except KernelLost as error:
-            self.lost = str(error)
-            raise
-        except ProtocolError as error:
-            self.lost = self._why(error)
-            raise KernelLost(self.lost) from None
-        except OSError as error:
-            self.lost = self._why(error)
-            raise KernelLost(self.lost) from None
-
-    def _why(self, error: BaseException) -> str:
-        for _ in range(20):
-            ended = self._alive()
-            if ended:
-                return ended
-            time.sleep(0.05)
-        if isinstance(error, ChannelClosed):
-            return "the kernel closed the grading channel"
-        return f"the kernel broke the grading protocol ({error})"
-
-    def run_cell(self, source: str) -> list[dict]:
-        outputs = self.request("run", source=source)
-        if not isinstance(outputs, list):
-            raise KernelLost("the kernel broke the grading protocol (outputs are not a list)")
-        return outputs
-
-    def snapshot(self, names: list[str]) -> dict:
-        found = self.request("snapshot", names=names)
-        if not isinstance(found, dict) or not all(isinstance(k, str) for k in found):
-            raise KernelLost("the kernel broke the grading protocol (snapshot is not a dict)")
-        return {k: v for k, v in found.items() if k in names}
-
-    def release(self) -> None:
-        self.request("release")
-
-    def shutdown(self) -> None:
-        with contextlib.suppress(OSError):
-            send_frame(self.connection.sock, {"op": "shutdown"}, [])
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    kernel_main(int(args[0]), int(args[1]))
-
-
-if __name__ == "__main__":
-    sys.stdout = io.TextIOWrapper(sys.stdout.buffer, write_through=True)
-    main()

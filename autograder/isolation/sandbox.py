@@ -9,7 +9,7 @@ What we chose, and why
   (``--unshare-all``: mounts, PIDs, network, IPC, UTS, cgroups, users) and sees a root file
   system built from read-only binds of what Python needs (``/usr``, ``/lib``, the interpreter,
   the virtual environment, a few files of ``/etc``), the student packages ``course_utils`` and
-  the kernel half of ``autograder.remote`` under ``/opt/cnn-course``, and the shipped ``data/``.
+  ``autograder.kernel`` (nothing else of the autograder) under ``/opt/cnn-course``, and the shipped ``data/``.
   Its working directory ``/home/student`` is a size-capped tmpfs holding a copy of that one
   submission's folder. The course directory, the gradebook, the source notebooks with their
   hidden tests, other submissions and the rest of the project are simply not there. There is
@@ -21,7 +21,7 @@ What we chose, and why
   per user, so for root only a cgroup can enforce it). Where a cgroup hierarchy is writable
   (v1 ``pids``/``memory`` or v2), the kernel also runs in its own cgroup with ``pids.max``
   and a memory limit, and is killed through it. Wall time and output size are enforced by the
-  grader (``autograder.verdicts``): a cell past its deadline is interrupted, a kernel past the
+  grader (``autograder.isolation.verdicts``): a cell past its deadline is interrupted, a kernel past the
   submission's wall time is killed, and outputs are capped.
 - **The whole process tree dies at the end**: the cgroup's processes are killed when there is
   one; otherwise the kernel's process group is, and in the PID namespace everything dies with
@@ -53,6 +53,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.course import DEFAULT_BUDGET
+from autograder.kernel.main import COPY_FROM_VARIABLE
+
 SANDBOX_HOME = "/home/student"
 KERNEL_ROOT = "/opt/cnn-course"
 _CGROUP_BASE = Path("/sys/fs/cgroup")
@@ -72,7 +75,8 @@ class Limits:
         file_size_bytes: largest file the kernel may write (RLIMIT_FSIZE).
         disk_bytes: size of the kernel's working directory (a tmpfs; with bubblewrap only).
         output_bytes: characters of output one cell may leave in the notebook.
-        wall_seconds: wall time of the whole notebook; the kernel is killed after it.
+        wall_seconds: wall time of the whole notebook, its grading budget; the kernel is
+            killed after it.
         open_files: file descriptors (RLIMIT_NOFILE).
     """
 
@@ -82,13 +86,58 @@ class Limits:
     file_size_bytes: int = 64 << 20
     disk_bytes: int = 256 << 20
     output_bytes: int = 1 << 20
-    wall_seconds: float = 3600.0
+    wall_seconds: float = DEFAULT_BUDGET
     open_files: int = 1024
 
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:
             if getattr(self, name) <= 0:
                 raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)}.")
+
+
+#: Memory kept for each grading process beside its kernel (the checks, nbgrader, PyTorch), and
+#: for the machine itself, when the kernels' memory cap is sized to the machine.
+GRADER_MEMORY_BYTES = 1 << 30
+SYSTEM_MEMORY_BYTES = 2 << 30
+#: The most one kernel gets, however large the machine (the course's notebooks need far less).
+MAX_KERNEL_MEMORY_BYTES = 6 << 30
+#: The least: below this a course notebook cannot import PyTorch and train its small models.
+MIN_KERNEL_MEMORY_BYTES = 2 << 30
+
+
+def machine_memory_bytes() -> int | None:
+    """This machine's physical memory, or None where the system does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def kernel_memory_bytes(jobs: int, total: int | None = None) -> int:
+    """The memory cap of one kernel when ``jobs`` notebooks are graded at once: what the
+    machine has, less the system's share and each grading process's own, split between the
+    jobs, at most ``MAX_KERNEL_MEMORY_BYTES``. So ``jobs`` kernels at their cap, beside their
+    graders, fit in the machine.
+
+    Raises:
+        ValueError: when the machine is too small for ``jobs`` kernels of at least
+            ``MIN_KERNEL_MEMORY_BYTES``.
+    """
+    total = machine_memory_bytes() if total is None else total
+    if total is None:
+        return MAX_KERNEL_MEMORY_BYTES
+    share = (total - SYSTEM_MEMORY_BYTES - jobs * GRADER_MEMORY_BYTES) // jobs
+    if share < MIN_KERNEL_MEMORY_BYTES:
+        gib = total / (1 << 30)
+        most = max(
+            1, (total - SYSTEM_MEMORY_BYTES) // (MIN_KERNEL_MEMORY_BYTES + GRADER_MEMORY_BYTES)
+        )
+        raise ValueError(
+            f"{jobs} notebooks at once do not fit in this machine's {gib:.1f} GiB of memory: each "
+            f"kernel needs at least {MIN_KERNEL_MEMORY_BYTES >> 30} GiB beside its grader "
+            f"({GRADER_MEMORY_BYTES >> 30} GiB). Grade with --jobs {most} or fewer."
+        )
+    return int(min(MAX_KERNEL_MEMORY_BYTES, share))
 
 
 @dataclass(frozen=True)
@@ -109,8 +158,26 @@ class Protections:
 
     @property
     def full(self) -> bool:
-        """True when every protection is active: the sandbox that ``require_sandbox`` asks for."""
+        """True when every protection is active: the sandbox that grading requires unless the
+        instructor opts out (``autograde(allow_unsandboxed=True)`` or isolation "kernel")."""
         return self.bubblewrap and (self.cgroup or self.nproc)
+
+    def missing(self) -> list[str]:
+        """What is missing from the full sandbox, and how to get it, one line each."""
+        lines = []
+        if not self.bubblewrap:
+            lines.append(
+                "bubblewrap (the kernel's own file system view, no network, own PIDs): "
+                + "; ".join(why for why in self.why_not if "bubblewrap" in why)
+            )
+        if not (self.cgroup or self.nproc):
+            lines.append(
+                "a process limit: no writable cgroup (pids.max) here, and RLIMIT_NPROC cannot "
+                "limit the kernel of a grader that runs as root. Grade as an ordinary user, or "
+                "give the grading user a writable cgroup (systemd: `systemd-run --user --scope "
+                "-p Delegate=yes cnn-course autograde ...`)."
+            )
+        return lines
 
     def lines(self) -> list[str]:
         on, off = "on ", "OFF"
@@ -137,7 +204,11 @@ def detect_protections() -> Protections:
     bwrap = shutil.which("bwrap")
     works = False
     if bwrap is None:
-        why.append("bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)")
+        why.append(
+            "bubblewrap is not installed (Debian/Ubuntu: sudo apt-get install bubblewrap; "
+            "Fedora: sudo dnf install bubblewrap; macOS and Windows have no bubblewrap: grade "
+            "on Linux, e.g. in a virtual machine)"
+        )
     else:
         probe = subprocess.run(
             [bwrap, *_bwrap_system_binds(), "--unshare-all", "--die-with-parent", "true"],
@@ -148,7 +219,13 @@ def detect_protections() -> Protections:
         works = probe.returncode == 0
         if not works:
             message = (probe.stderr.strip().splitlines() or ["no message"])[-1]
-            why.append(f"bubblewrap cannot create namespaces here ({message})")
+            why.append(
+                f"bubblewrap is installed but cannot create namespaces here ({message}): enable "
+                "unprivileged user namespaces (Debian: sudo sysctl -w "
+                "kernel.unprivileged_userns_clone=1; Ubuntu 23.10 and later: sudo sysctl -w "
+                "kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile for "
+                "bwrap), or grade outside a container that forbids them"
+            )
     cgroup = _cgroup_layout() is not None
     if not cgroup:
         why.append("no writable cgroup hierarchy: processes and memory are limited per process")
@@ -302,22 +379,17 @@ def _bwrap_system_binds() -> list[str]:
 
 @functools.lru_cache(maxsize=1)
 def kernel_package() -> Path:
-    """A folder with only what the kernel imports from this project: ``course_utils`` (a link
-    is not enough inside the sandbox, so it is bound separately), and of ``autograder`` just
-    the kernel half of the wire, the measurements (``autograder.measure``: no expected
-    values) and the rules module the in-kernel guard uses. The checks, their hidden cases and
-    the grader's code are not in it."""
+    """A folder with only what the kernel imports from this project: the package
+    ``autograder.kernel`` (the wire, the kernel's main loop, the measurements, the rules:
+    no expected values) under an empty ``autograder``, and mount points for ``course_utils``
+    (a link is not enough inside the sandbox, so it is bound separately) and ``data``. The
+    checks, their hidden cases and the grader's code are not in it."""
     import hashlib
 
-    import autograder
+    import autograder.kernel
 
-    here = Path(autograder.__file__).resolve().parent
-    files = {
-        "autograder/__init__.py": here / "__init__.py",
-        "autograder/remote.py": here / "remote.py",
-        "autograder/measure.py": here / "measure.py",
-        "autograder/checks/_rules.py": here / "checks" / "_rules.py",
-    }
+    here = Path(autograder.kernel.__file__).resolve().parent
+    files = {f"autograder/kernel/{path.name}": path for path in sorted(here.glob("*.py"))}
     digest = hashlib.sha256(b"mount points: course_utils, data")
     for name, path in files.items():
         digest.update(name.encode() + b"\0" + path.read_bytes())
@@ -328,10 +400,10 @@ def kernel_package() -> Path:
     for name, path in files.items():
         (building / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, building / name)
-    (building / "autograder" / "checks" / "__init__.py").write_text("")
+    (building / "autograder" / "__init__.py").write_text("")
     for mount_point in ("course_utils", "data"):  # where the sandbox binds them
         (building / mount_point).mkdir()
-    folders = [building, building / "autograder", building / "autograder" / "checks"]
+    folders = [building, building / "autograder", building / "autograder" / "kernel"]
     for folder in [*folders, building / "course_utils", building / "data"]:
         folder.chmod(0o755)
     try:
@@ -394,7 +466,7 @@ class KernelProcess:
                 HOME=SANDBOX_HOME,
                 PYTHONPATH=KERNEL_ROOT,
                 TMPDIR="/tmp",
-                CNN_COURSE_COPY_FROM="/submission",
+                **{COPY_FROM_VARIABLE: "/submission"},
                 MPLCONFIGDIR="/tmp/matplotlib",
             )
             if data is not None:

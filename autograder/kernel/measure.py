@@ -15,9 +15,10 @@ to a student's function and see what it changed. Such a check is split in two:
 
 This module holds no expected values and no check logic, so it may run in the student's
 kernel. With ``cnn-course autograde --isolation sandbox`` it does: the check holds a proxy of
-the student's class or function (``autograder.remote.Remote``), and ``measure()`` sends the
-request to the kernel, where this module runs it on the real object. Otherwise ``measure()``
-runs it here, in the check's process. Whichever way, the report is the same, and so is the
+the student's class or function (``autograder.kernel.wire.Remote``), and asks the kernel to
+run the measurement on the real object (``Attempt.measure`` in ``autograder.checks._engine``,
+through ``autograder.isolation.proxies``). Otherwise the measurement runs in the check's
+process. Whichever way, the report is the same, and so is the
 verdict. A report forged by the student's code gains nothing: the judgement compares outputs
 on weights and inputs the check chose with the reference's, computed where the student's code
 cannot reach.
@@ -33,29 +34,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MEASUREMENTS", "measure", "measurement", "error_report"]
+__all__ = ["MEASUREMENTS", "measurement", "error_report", "describe", "describe_value", "type_name"]
 
 MEASUREMENTS: dict[str, Callable[..., Any]] = {}
 
 
 def measurement(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Register ``func`` as a measurement that ``measure`` can run by its name."""
+    """Register ``func`` as a measurement that a check can ask for by its name."""
     MEASUREMENTS[func.__name__] = func
     return func
-
-
-def measure(name: str, target: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run the measurement ``name`` on ``target`` (a student's class or function) and return
-    its report: in the student's kernel when ``target`` is a proxy of an object there, else
-    here. ``args`` and ``kwargs`` must be plain data or proxies of the same kernel."""
-    if name not in MEASUREMENTS:
-        raise KeyError(f"no measurement {name!r}; there are {', '.join(sorted(MEASUREMENTS))}")
-    from autograder.remote import Remote, call_options
-
-    if isinstance(target, Remote):
-        with call_options(measure=name):
-            return target(*args, **kwargs)
-    return MEASUREMENTS[name](target, *args, **kwargs)
 
 
 def error_report(exc: BaseException, stage: str) -> dict:
@@ -321,7 +308,7 @@ def _plain_value(value: Any) -> dict:
 # --- answers as words -------------------------------------------------------------------------
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     kind = type(value)
     module = kind.__module__
     return (
@@ -329,7 +316,7 @@ def _type_name(value: Any) -> str:
     )
 
 
-def _describe_value(value: Any) -> str:
+def describe_value(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return str(value.shape)
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, np.ndarray) for v in value):
@@ -344,7 +331,7 @@ def _describe_value(value: Any) -> str:
 
 
 def describe(value: Any) -> str:
-    """What a value is, in the words of the checks' diagnoses (``_compare.describe_answer``):
+    """What a value is, in the words of the checks' diagnoses:
     ``one numpy.ndarray of shape (2, 3)``, ``a list ([1, 2])``, ``None (did you forget a
     `return`?)``."""
     if isinstance(value, np.ndarray):
@@ -354,13 +341,13 @@ def describe(value: Any) -> str:
         return f"a tuple of {len(value)} ({inner})"
     if value is None:
         return "None (did you forget a `return`?)"
-    return f"a {_type_name(value)} ({_describe_value(value)})"
+    return f"a {type_name(value)} ({describe_value(value)})"
 
 
 def _odd_answer(value: Any) -> dict:
     """An answer that is not a plain real ndarray, or one of another shape: its description,
     its type, and for an ndarray its dtype (and its shape when the dtype is real)."""
-    facts: dict[str, Any] = {"answer": describe(value), "type": _type_name(value)}
+    facts: dict[str, Any] = {"answer": describe(value), "type": type_name(value)}
     if type(value) is np.ndarray:
         facts["dtype"] = str(value.dtype)
         if value.dtype.kind in "biuf":

@@ -1,0 +1,1052 @@
+"""The check engine: every exercise's check is its cases, its reference twin and its known
+mistakes, handed to this one engine, which runs them, compares and diagnoses.
+
+A check is a plain function ``check_NAME(impl, cases="public")`` made by the ``check``
+decorator around a call of ``Exercise.run``. It keeps no state: it calls the student's function
+with fresh NumPy arrays and plain Python values, converts what comes back (accepting only a
+real ``numpy.ndarray`` or the contracted Python type), compares in float64 and raises
+``AssertionError`` whose message is the diagnosis:
+
+    conv_forward_naive: case "lecture vector B (stride 2, pad 1)" failed (...).
+      inputs: x (1, 3, 5, 5), w (2, 3, 3, 3), b (2,), conv_param {'stride': 2, 'pad': 1}
+      out has the right shape (1, 2, 3, 3) but wrong values;
+      largest error 11.0 at out[0, 1, 0, 0]: expected 9.0, got -2.0 (relative error 1.0e+00).
+      Hint: your output equals true convolution (filters flipped). ... [conv_forward/flipped_kernel]
+
+A hint is added only when a detector proved it: the answer matched what a known mistake
+(a ``Mistake``) computes on the same inputs, and did not match the right answer. Every hint
+has a stable identifier ``<exercise>/<mistake>``, printed in brackets at its end, which the
+feedback, the class report and the exports count.
+
+The pieces, in the order a check uses them:
+
+- ``Case``: one call, with a name a student can read. Public cases are fixed; hidden cases
+  are drawn at grading time from ``hidden_rng`` (seeded by the grader's secret).
+- ``Exercise``: the spec of one check: its name, argument names, cases, and a *judge* that
+  decides one case: ``Returns`` (call once, compare the answer with the twin's), ``Backward``
+  (the student's forward, then their backward on its cache) or any function
+  ``judge(attempt, case) -> error``.
+- ``Attempt``: one run of a check on the student's functions; what a judge calls, reads and
+  compares through (``call``, ``forward``, ``compare``, ``array``, ...).
+- ``Subject``: how the engine sees a student's callable: call it under the banned-library
+  guard, read its code for banned calls, count its lines, measure it. A function defined here
+  is inspected here; a proxy of a function in the student's sandboxed kernel is inspected
+  through the resolver that ``autograder.isolation`` installs (``subjects``), so every check
+  works the same on both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import io
+import os
+import warnings
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from autograder.course import HIDDEN_SEED_VARIABLE
+from autograder.kernel import measure as measurements
+from autograder.kernel import rules
+from autograder.kernel.measure import describe, describe_value, error_report, type_name
+
+# --- tolerances ---------------------------------------------------------------------------------
+# Answers are computed in float64; two correct float64 programs that add in a different order
+# differ by ~1e-15 relative, so 1e-7 leaves room for any honest implementation while a real
+# mistake is off by far more. A float32 answer carries only ~7 digits, so it is judged with
+# float32 tolerances (and the message says so).
+RTOL_FLOAT64 = 1e-7
+ATOL_FLOAT64 = 1e-9
+RTOL_FLOAT32 = 1e-4
+ATOL_FLOAT32 = 1e-5
+
+CASE_KINDS = ("public", "hidden")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How close an answer must be: ``|got - expected| <= atol + rtol * |expected|``."""
+
+    rtol: float = RTOL_FLOAT64
+    atol: float = ATOL_FLOAT64
+    why: str = "float64 answers must agree to about 7 significant digits"
+
+
+FLOAT64 = Tolerance()
+FLOAT32 = Tolerance(
+    RTOL_FLOAT32,
+    ATOL_FLOAT32,
+    "your answer is float32, which holds only ~7 digits, so it is judged to 1e-4 relative "
+    "(return float64 to be judged exactly)",
+)
+
+
+def tolerance_for(array: np.ndarray, base: Tolerance = FLOAT64) -> Tolerance:
+    """The tolerance for an answer of this dtype: ``base`` for float64, float32's for float32."""
+    if getattr(array, "dtype", None) in (np.float32, np.float16):
+        return Tolerance(max(base.rtol, RTOL_FLOAT32), max(base.atol, ATOL_FLOAT32), FLOAT32.why)
+    return base
+
+
+# --- cases ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One call of the student's function: a name a student can read, and its arguments.
+
+    The arguments are stored once and deep-copied for every call, so a function that changes
+    its inputs in place cannot disturb the comparison (and is told that it did).
+    """
+
+    name: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    kind: str = "public"
+
+    def fresh(self) -> tuple[tuple, dict]:
+        return copy.deepcopy(self.args), copy.deepcopy(self.kwargs)
+
+    def describe(self, arg_names: Sequence[str] = ()) -> str:
+        """``x (1, 3, 5, 5), w (2, 3, 3, 3), conv_param {'stride': 2, 'pad': 1}``."""
+        parts = []
+        names = list(arg_names) + [f"arg{i}" for i in range(len(arg_names), len(self.args))]
+        for name, value in zip(names, self.args):
+            parts.append(f"{name} {describe_value(value)}")
+        for name, value in self.kwargs.items():
+            parts.append(f"{name}={describe_value(value)}")
+        return ", ".join(parts)
+
+
+def hidden_rng(check_name: str) -> np.random.Generator:
+    """The random generator for a check's hidden cases.
+
+    Seeded from ``CNN_COURSE_HIDDEN_SEED`` (set by the grader, never shown to students) mixed
+    with the check's name, so every check draws different cases; from the operating system's
+    entropy when the variable is absent.
+    """
+    seed = os.environ.get(HIDDEN_SEED_VARIABLE)
+    if seed is None:
+        return np.random.default_rng()
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(check_name.encode())])
+
+
+def select_cases(
+    kind: str,
+    public: Callable[[], list[Case]],
+    hidden: Callable[[np.random.Generator], list[Case]],
+    name: str,
+) -> list[Case]:
+    """The cases of a check: ``public()`` or ``hidden(rng)``; a clear error for another kind."""
+    if kind == "public":
+        return public()
+    if kind == "hidden":
+        return [Case(c.name, c.args, c.kwargs, "hidden") for c in hidden(hidden_rng(name))]
+    raise ValueError(f'cases must be "public" or "hidden", got {kind!r}.')
+
+
+# --- diagnoses ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A diagnosis a detector proved: ``id`` is the mistake's name within its exercise
+    (``flipped_kernel``), so its full identifier is ``<exercise>/<id>``. A ``near_miss`` is a
+    mistake in a contract detail only (the values are right after a reshape, a type that loses
+    nothing): a check whose every failing case is one passes with part of the points."""
+
+    id: str
+    text: str
+    near_miss: bool = False
+    generic: bool = False  # a diagnosis of any answer, which an exercise's own mistake overrides
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A known mistake, as a function that computes what the mistaken code would return.
+
+    ``predict`` takes the case's (fresh) arguments and returns the mistaken answer, or raises
+    ``NotApplicable`` when the mistake would not change the answer for this case.
+    """
+
+    id: str
+    hint: str
+    predict: Callable[..., Any]
+    near_miss: bool = False
+
+    @property
+    def as_hint(self) -> Hint:
+        return Hint(self.id, self.hint, self.near_miss)
+
+
+class NotApplicable(Exception):
+    """Raised by a ``Mistake.predict`` when the mistake cannot be told apart on this case."""
+
+
+def not_applicable() -> Any:
+    """``raise NotApplicable`` as an expression, for a prediction written as a lambda."""
+    raise NotApplicable
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Where an array answer differs: its name, the expected array and the answer (float64,
+    one shape). A failed check carries the first case's as ``AssertionError.difference``, and
+    the notebook and the feedback page show it as a heat map (``show_difference``)."""
+
+    what: str
+    expected: np.ndarray
+    got: np.ndarray
+
+
+class CaseFailure(Exception):
+    """A case failed. The message is the diagnosis body (everything after the first line);
+    ``hint`` the proved mistake, when one explains it; ``difference`` the arrays that differ,
+    when the answer is an array of the right shape with wrong values."""
+
+    def __init__(
+        self, message: str, hint: Hint | None = None, difference: Difference | None = None
+    ) -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.difference = difference
+
+    def noted(self, note: str) -> CaseFailure:
+        """The same failure with a line of explanation added to its message."""
+        return CaseFailure(f"{self}\n  {note}", self.hint, self.difference)
+
+    def with_hint(self, hint: Hint | None) -> CaseFailure:
+        """The same failure explained by ``hint`` (unchanged when ``hint`` is None or a hint is
+        already there, unless that one is generic: an exercise's own mistake says more)."""
+        if hint is None or (self.hint is not None and not self.hint.generic):
+            return self
+        return CaseFailure(str(self), hint, self.difference)
+
+
+def same(got: Any, predicted: Any) -> bool:
+    """A mistake's prediction equals the answer: arrays of the same shape whose non-finite
+    values sit at the same places and are the same, and whose finite values agree to float32
+    precision; tuples and lists item by item; anything else by ``==``."""
+    if isinstance(got, (tuple, list)) and isinstance(predicted, (tuple, list)):
+        return len(got) == len(predicted) and all(same(g, p) for g, p in zip(got, predicted))
+    if isinstance(got, np.ndarray) or isinstance(predicted, np.ndarray):
+        try:
+            got = np.asarray(got, dtype=np.float64)
+            predicted = np.asarray(predicted, dtype=np.float64)
+        except (TypeError, ValueError):
+            return False
+        if got.shape != predicted.shape:
+            return False
+        finite = np.isfinite(predicted)
+        if not np.array_equal(finite, np.isfinite(got)):
+            return False
+        if not np.array_equal(got[~finite], predicted[~finite], equal_nan=True):
+            return False  # +inf, -inf and nan are different answers
+        return matches(got[finite], predicted[finite], FLOAT32)
+    try:
+        return bool(got == predicted)
+    except Exception:
+        return False
+
+
+def diagnose(
+    mistakes: Sequence[Mistake],
+    args: tuple,
+    got: Any,
+    convert: Callable[[Any], Any] | None = None,
+    kwargs: dict | None = None,
+) -> Hint | None:
+    """The hint of the first mistake whose prediction on ``args`` (and ``kwargs``) equals
+    ``got``; ``None`` when none does. ``convert`` turns a prediction into the form of ``got``;
+    a prediction that raises (``NotApplicable`` or anything else) proves nothing and is
+    skipped."""
+    for mistake in mistakes:
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                predicted = mistake.predict(*copy.deepcopy(args), **copy.deepcopy(kwargs or {}))
+            if convert is not None:
+                predicted = convert(predicted)
+        except Exception:
+            continue
+        if same(got, predicted):
+            return mistake.as_hint
+    return None
+
+
+# --- what the student's code returned, as plain data -------------------------------------------
+
+describe_answer = describe
+
+
+def expect_tuple(value: Any, func_name: str, names: Sequence[str]) -> tuple:
+    """The answer must be a tuple (or list) of ``len(names)`` items, e.g. ``(out, cache)``."""
+    wanted = "(" + ", ".join(names) + ")"
+    if not isinstance(value, (tuple, list)) or len(value) != len(names):
+        raise CaseFailure(
+            f"{func_name} must return a tuple {wanted}; it returned {describe_answer(value)}."
+        )
+    return tuple(value)
+
+
+def as_float64_array(value: Any, func_name: str, what: str) -> np.ndarray:
+    """Accept only a real ``numpy.ndarray`` of numbers; return a plain float64 copy.
+
+    Anything else (a list, a torch tensor, an ndarray subclass, an object dtype, complex
+    numbers) is refused with a diagnosis, so what is compared is always plain numbers.
+    """
+    if type(value) is not np.ndarray:
+        extra = ""
+        if type_name(value).startswith("torch."):
+            extra = " Convert with .detach().cpu().numpy(), or better, use NumPy throughout."
+        raise CaseFailure(
+            f"{func_name} must return {what} as a numpy.ndarray; it returned "
+            f"{describe_answer(value)}.{extra}"
+        )
+    if value.dtype.kind not in "biuf":
+        raise CaseFailure(f"{what} must hold real numbers; its dtype is {value.dtype}.")
+    return np.array(value, dtype=np.float64, copy=True)
+
+
+def as_int(value: Any, func_name: str, what: str = "the result") -> int:
+    """Accept a Python ``int`` (or NumPy integer); refuse floats, bools and anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        extra = ""
+        if isinstance(value, (float, np.floating)):
+            extra = (
+                f" Sizes and counts are whole numbers: return an int (e.g. int({value!r}) once "
+                "you know the division is exact)."
+            )
+        raise CaseFailure(
+            f"{func_name} must return {what} as an int; it returned {describe_answer(value)}.{extra}"
+        )
+    return int(value)
+
+
+def as_float(value: Any, func_name: str, what: str) -> float:
+    """Accept a real number (Python or NumPy scalar, or a 0-d ndarray); return a float."""
+    if type(value) is np.ndarray and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise CaseFailure(
+            f"{func_name} must return {what} as a number; it returned {describe_answer(value)}."
+        )
+    return float(value)
+
+
+# --- comparing ------------------------------------------------------------------------------------
+
+
+def relative_error(got: np.ndarray, expected: np.ndarray) -> float:
+    """CS231n's relative error, ``max |g - e| / max(1e-8, |g| + |e|)``, 0 for empty arrays."""
+    if got.size == 0:
+        return 0.0
+    return float(np.max(np.abs(got - expected) / np.maximum(1e-8, np.abs(got) + np.abs(expected))))
+
+
+def _index(index: tuple) -> str:
+    return "[" + ", ".join(str(int(i)) for i in index) + "]"
+
+
+def matches(got: np.ndarray, expected: np.ndarray, tol: Tolerance = FLOAT64) -> bool:
+    """Same shape, all finite where expected is, and within tolerance everywhere."""
+    if got.shape != expected.shape:
+        return False
+    return bool(np.allclose(got, expected, rtol=tol.rtol, atol=tol.atol, equal_nan=False))
+
+
+def compare_arrays(
+    got: np.ndarray,
+    expected: np.ndarray,
+    *,
+    what: str,
+    tol: Tolerance = FLOAT64,
+    swapped_layout_hint: bool = True,
+) -> float:
+    """Raise ``CaseFailure`` describing how ``got`` differs from ``expected``; else the error.
+
+    Both are float64 ndarrays already. The message says what differs: the shape, non-finite
+    values, or the largest error with its index, the expected and the received value.
+    """
+    if got.shape != expected.shape:
+        message = f"{what} has shape {got.shape}, expected {expected.shape}."
+        # NHWC first: with one channel it is right after a reshape too, yet wrong for more.
+        if (
+            swapped_layout_hint
+            and got.ndim == 4
+            and expected.ndim == 4
+            and got.shape
+            == (expected.shape[0], expected.shape[2], expected.shape[3], expected.shape[1])
+        ):
+            raise CaseFailure(message, CHANNELS_LAST)
+        if got.size == expected.size and matches(got.reshape(expected.shape), expected, tol):
+            raise CaseFailure(message, shape_only(what, got.shape, expected.shape))
+        raise CaseFailure(message)
+    difference = Difference(what, expected, got) if got.ndim else None
+    bad = ~np.isfinite(got) & np.isfinite(expected)
+    if bad.any():
+        where = tuple(np.argwhere(bad)[0])
+        raise CaseFailure(
+            f"{what} holds {int(bad.sum())} non-finite value(s) (nan or inf), the first at "
+            f"{what}{_index(where)} where {expected[where]!r} was expected.",
+            difference=difference,
+        )
+    if not matches(got, expected, tol):
+        diff = np.abs(got - expected)
+        where = np.unravel_index(int(np.argmax(diff)), diff.shape)
+        rel = diff[where] / max(1e-12, abs(expected[where]))
+        raise CaseFailure(
+            f"{what} has the right shape {got.shape} but wrong values;\n"
+            f"  largest error {diff[where]:.3g} at {what}{_index(where)}: expected "
+            f"{expected[where]:.6g}, got {got[where]:.6g} (relative error {rel:.1e}; "
+            f"allowed {tol.rtol:.0e} relative: {tol.why}).",
+            difference=difference,
+        )
+    return relative_error(got, expected)
+
+
+def shape_only(what: str, got: tuple, expected: tuple) -> Hint:
+    """The near miss of an answer whose values are right in another shape of the same size."""
+    return Hint(
+        "shape_only",
+        f"the values of {what} are right, only its shape is not: return shape {expected}, not "
+        f"{got} (.reshape({', '.join(str(n) for n in expected)}), or keepdims where you "
+        "reduce). This earns part of the points; the shape earns the rest.",
+        near_miss=True,
+        generic=True,
+    )
+
+
+#: The hint of an answer in channels-last layout (any exercise whose answer is NCHW).
+CHANNELS_LAST = Hint(
+    "channels_last",
+    "that is NHWC (channels last, as in Keras/TensorFlow); this course uses NCHW "
+    "(N, C, H, W), as PyTorch does.",
+    generic=True,
+)
+
+
+def channels_last(expected_of: Callable[..., np.ndarray]) -> Mistake:
+    """The mistake of an answer in NHWC whose shape happens to coincide with NCHW's."""
+
+    def predict(*args: Any) -> np.ndarray:
+        out = expected_of(*args)
+        if out.shape != (out.shape[0], out.shape[2], out.shape[3], out.shape[1]):
+            raise NotApplicable
+        return out.transpose(0, 2, 3, 1)
+
+    return Mistake(CHANNELS_LAST.id, CHANNELS_LAST.text, predict)
+
+
+# --- the reference twins, called on NumPy -----------------------------------------------------------
+
+
+def to_tensor(value: Any) -> Any:
+    """A fresh tensor from an ndarray (other values as they are)."""
+    if isinstance(value, np.ndarray):
+        import torch
+
+        return torch.from_numpy(np.array(value, copy=True))
+    return value
+
+
+def to_numpy(value: Any) -> Any:
+    """Tensors back to float64 ndarrays, inside tuples and lists too (others as they are)."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy().astype(np.float64)
+    if isinstance(value, (tuple, list)):
+        return type(value)(to_numpy(v) for v in value)
+    return value
+
+
+def twin(function: Callable, *args: Any) -> Any:
+    """Call a reference twin (PyTorch) on NumPy arguments; float64 ndarrays come back."""
+    return to_numpy(function(*(to_tensor(a) for a in args)))
+
+
+# --- the student's callables, as a check sees them ------------------------------------------------
+
+
+class Subject:
+    """A student's function or class as a check sees it.
+
+    ``call`` runs it, ``banned`` reads its code for banned calls, ``count_lines`` counts the
+    lines of student code a call executes, ``measure`` runs a measurement of
+    ``autograder.kernel.measure`` on it. With ``guarded`` (a NumPy exercise), every run is
+    watched by the banned-library guard. This class inspects a local callable;
+    ``autograder.isolation`` supplies one for a proxy of a callable in the student's sandboxed
+    kernel (see ``subjects``).
+    """
+
+    def __init__(self, target: Any, check: str, guarded: bool = True) -> None:
+        self.target = target
+        self.check = check
+        self.guarded = guarded
+        name = getattr(target, "__name__", "")
+        self.name = name if isinstance(name, str) and name.isidentifier() else check
+
+    def _runnable(self) -> Callable:
+        return rules.guard(self.target, self.check) if self.guarded else self.target
+
+    def banned(self) -> list[str]:
+        return rules.find_banned(self.target)
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        return self._runnable()(*args, **kwargs)
+
+    def count_lines(self, *args: Any, stop_after: int) -> tuple[Any, int]:
+        return rules.count_lines(self._runnable(), *args, stop_after=stop_after)
+
+    def measure(self, measurement: str, *args: Any, **kwargs: Any) -> Any:
+        if measurement not in measurements.MEASUREMENTS:
+            raise KeyError(f"no measurement {measurement!r}")
+        return measurements.MEASUREMENTS[measurement](self._runnable(), *args, **kwargs)
+
+
+_RESOLVERS: list[Callable[[Any, str, bool], Subject | None]] = []
+
+
+@contextlib.contextmanager
+def subjects(resolver: Callable[[Any, str, bool], Subject | None]) -> Iterator[None]:
+    """Within the block, ``resolver(target, check, guarded)`` may supply the ``Subject`` of a
+    target (returning None leaves it to the next resolver, and finally to ``Subject``)."""
+    _RESOLVERS.append(resolver)
+    try:
+        yield
+    finally:
+        _RESOLVERS.remove(resolver)
+
+
+def subject(target: Any, check: str, guarded: bool = True) -> Subject:
+    """The ``Subject`` of a student's callable (see ``subjects``)."""
+    for resolver in reversed(_RESOLVERS):
+        found = resolver(target, check, guarded)
+        if found is not None:
+            return found
+    return Subject(target, check, guarded)
+
+
+def display_name(impl: Any, default: str) -> str:
+    """The name the student gave the function (``conv_forward_fast``), else ``default``."""
+    name = getattr(impl, "__name__", "")
+    return name if isinstance(name, str) and name.isidentifier() else default
+
+
+# --- running a check --------------------------------------------------------------------------------
+
+
+@dataclass
+class CheckResult:
+    """What a check found: how many cases passed, and the largest relative error seen."""
+
+    name: str
+    kind: str
+    passed: int
+    total: int
+    largest_error: float | None = 0.0
+    notes: list[str] = field(default_factory=list)
+    near_miss: str | None = None  # the hint identifier of a near miss
+
+    def line(self) -> str:
+        error = (
+            ""
+            if self.largest_error is None
+            else f" (largest relative error {self.largest_error:.0e})"
+        )
+        return f"{self.name}: {self.passed}/{self.total} {self.kind} cases pass{error}"
+
+    def __repr__(self) -> str:
+        return self.line()
+
+    def _ipython_display_(self) -> None:
+        # The check already printed its line; a test cell ending in a check shows it once.
+        pass
+
+
+def raised(error: dict, func_name: str, inputs: str = "these inputs") -> CaseFailure:
+    """The diagnosis of an exception of the student's code, given as
+    ``autograder.kernel.measure.error_report`` gives it (wherever the code ran):
+    ``NotImplementedError`` says the function is not written yet."""
+    if error["type"] == "NotImplementedError":
+        return CaseFailure(
+            f"{func_name} raised NotImplementedError: it is not written yet. "
+            "Replace the `raise NotImplementedError()` line with your code."
+        )
+    return CaseFailure(
+        f"{func_name} raised {error['type']}: {error['message']}\n"
+        f"  Run the function on {inputs} yourself to see where it fails."
+    )
+
+
+class Attempt:
+    """One run of an exercise's check on the student's functions.
+
+    Judges call the student's code through it (``call``, ``forward``), convert answers
+    (``array``, ``tuple``, ``integer``, ``number``) and compare (``compare``). What the
+    student's code emitted on the side (warnings, stderr) is collected as notes, which never
+    cost points.
+    """
+
+    def __init__(self, exercise: Exercise, impls: Sequence[Any]) -> None:
+        self.exercise = exercise
+        defaults = exercise.functions or (exercise.name,) * len(impls)
+        if exercise.own_names:
+            self.names = [display_name(impl, d) for impl, d in zip(impls, defaults)]
+        else:
+            self.names = list(defaults)
+        # The guard's refusal names the function being judged, as the diagnoses do.
+        self.subjects = [subject(impl, self.name, exercise.numpy_only) for impl in impls]
+        self.notes: list[str] = []
+
+    @property
+    def name(self) -> str:
+        """The name of the function being judged: the last one (a backward after its
+        forward), or all of them when the exercise judges them together
+        (``conv_forward_fast/conv_backward_fast``)."""
+        return "/".join(self.names) if self.exercise.joint else self.names[-1]
+
+    # calling
+    def _said(self, run: Callable[[], Any], name: str) -> Any:
+        """``run()``, its warnings and writes to ``sys.stderr`` kept as notes; an exception of
+        the student's code becomes a ``CaseFailure`` that names it."""
+        stderr = io.StringIO()
+        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(stderr):
+            warnings.simplefilter("always")
+            try:
+                value = run()
+            except Exception as exc:
+                raise raised(error_report(exc, "call"), name) from exc
+        said = [f"{w.category.__name__}: {w.message}" for w in caught]
+        if stderr.getvalue().strip():
+            said.append("it wrote to stderr: " + stderr.getvalue().strip().splitlines()[0][:120])
+        self.notes.extend(note for note in said if note not in self.notes)
+        return value
+
+    def call(self, args: tuple, kwargs: dict | None = None, *, which: int = -1) -> Any:
+        """Call student function ``which`` (the last by default) with exactly these arguments
+        (a backward gets its forward's very cache). ``NotImplementedError`` is diagnosed as a
+        function not written yet."""
+        subject_ = self.subjects[which]
+        return self._said(lambda: subject_.call(*args, **(kwargs or {})), self.names[which])
+
+    def call_case(self, case: Case, *, which: int = -1) -> Any:
+        """``call`` on fresh copies of the case's arguments."""
+        args, kwargs = case.fresh()
+        return self.call(args, kwargs, which=which)
+
+    def measure(self, measurement: str, *args: Any, which: int = -1, **kwargs: Any) -> Any:
+        """The report of a measurement (``autograder.kernel.measure``) of student function
+        ``which``, made where the student's code runs."""
+        subject_ = self.subjects[which]
+        return self._said(lambda: subject_.measure(measurement, *args, **kwargs), self.names[which])
+
+    def count_lines(self, args: tuple, stop_after: int, *, which: int = -1) -> tuple[Any, int]:
+        """``(answer, lines of student code executed)`` of a call (see ``rules.count_lines``)."""
+        subject_ = self.subjects[which]
+        return self._said(
+            lambda: subject_.count_lines(*args, stop_after=stop_after), self.names[which]
+        )
+
+    def forward(self, case: Case, *, which: int = 0) -> tuple[np.ndarray, Any]:
+        """``(out, cache)`` of a forward function: out as a float64 array."""
+        name = self.names[which]
+        value = self.call_case(case, which=which)
+        out, cache = expect_tuple(value, name, ("out", "cache"))
+        return as_float64_array(out, name, "out"), cache
+
+    def unchanged(self, case: Case, *, which: int = -1) -> None:
+        """Fail when the function changes one of its array inputs in place."""
+        args, kwargs = case.fresh()
+        before = copy.deepcopy(args)
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            with contextlib.suppress(Exception):
+                self.subjects[which].call(*args, **kwargs)
+        arg_names = self.exercise.args
+        for index, (old, new) in enumerate(zip(before, args)):
+            if isinstance(old, np.ndarray) and not np.array_equal(old, new, equal_nan=True):
+                what = arg_names[index] if index < len(arg_names) else f"argument {index}"
+                raise CaseFailure(
+                    f"{self.names[which]} changed its input {what} in place. Work on a copy "
+                    f"(e.g. {what}.copy() or np.pad, which returns a new array)."
+                )
+
+    # reading answers
+    def array(self, value: Any, what: str) -> np.ndarray:
+        return as_float64_array(value, self.name, what)
+
+    def tuple(self, value: Any, names: Sequence[str]) -> tuple:
+        return expect_tuple(value, self.name, names)
+
+    def integer(self, value: Any, what: str = "the result") -> int:
+        return as_int(value, self.name, what)
+
+    def number(self, value: Any, what: str) -> float:
+        return as_float(value, self.name, what)
+
+    # comparing
+    def compare(
+        self,
+        got: np.ndarray,
+        expected: np.ndarray,
+        what: str,
+        mistakes: Sequence[Mistake] = (),
+        args: tuple = (),
+        tol: Tolerance | None = None,
+    ) -> float:
+        """``compare_arrays`` at the answer's tolerance, explained by the first of
+        ``mistakes`` whose prediction on ``args`` equals ``got``."""
+        try:
+            return compare_arrays(got, expected, what=what, tol=tol or tolerance_for(got))
+        except CaseFailure as failure:
+            raise failure.with_hint(diagnose(mistakes, args, got)) from None
+
+
+@dataclass(frozen=True)
+class Returns:
+    """Judge a function by its answer: call it once and compare with the twin's.
+
+    Args:
+        twin: the case's arguments (NumPy) -> the expected value of the compared part, or a
+            tuple with one value per compared part (float64 arrays).
+        parts: the names of the items of the returned tuple, e.g. ``("out", "cache")``;
+            ``()`` when the function returns one array.
+        compared: which of ``parts`` are compared (the others, a cache, are opaque); all of
+            them by default.
+        mistakes: known mistakes, each predicting what ``twin`` gives (the same structure).
+        explain: ``explain(attempt, case, got) -> Hint | None``, asked when no mistake
+            explains a wrong answer (a probe: call the function again on a changed case, or
+            read the answer's shape).
+        pure: the function must leave its inputs unchanged.
+        layout_hint: name an NHWC answer where NCHW was expected.
+    """
+
+    twin: Callable[..., Any]
+    parts: tuple[str, ...] = ()
+    compared: tuple[str, ...] = ()
+    mistakes: Sequence[Mistake] = ()
+    explain: Callable[[Attempt, Case, Any], Hint | None] | None = None
+    pure: bool = True
+    layout_hint: bool = True
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names of the compared values."""
+        return self.compared or self.parts or ("out",)
+
+    def __call__(self, attempt: Attempt, case: Case) -> float:
+        if self.pure:
+            attempt.unchanged(case)
+        value = attempt.call_case(case)
+        got = self.answer(attempt, value)
+        tols = self._tolerances(attempt, value)
+        args, kwargs = case.fresh()
+        expected = self.twin(*args, **kwargs)
+        try:
+            if len(self.names) == 1:
+                return self._compare(got, expected, self.names[0], tols[0])
+            return max(
+                self._compare(g, e, n, t) for g, e, n, t in zip(got, expected, self.names, tols)
+            )
+        except CaseFailure as failure:
+            args, kwargs = case.fresh()
+            hint = diagnose(self.mistakes, args, got, kwargs=kwargs)
+            if hint is None and self.explain is not None:
+                hint = self.explain(attempt, case, got)
+            raise failure.with_hint(hint) from None
+
+    def _compare(self, got: np.ndarray, expected: Any, what: str, tol: Tolerance) -> float:
+        expected = np.asarray(expected, dtype=np.float64)
+        return compare_arrays(
+            got, expected, what=what, tol=tol, swapped_layout_hint=self.layout_hint
+        )
+
+    def _tolerances(self, attempt: Attempt, value: Any) -> list[Tolerance]:
+        """The tolerance of each compared part, from its own dtype (float32 is judged as such;
+        ``answer`` has already refused anything but real ndarrays)."""
+        if not self.parts:
+            return [tolerance_for(value)]
+        items = dict(zip(self.parts, value))
+        return [tolerance_for(items[name]) for name in self.names]
+
+    def answer(self, attempt: Attempt, value: Any) -> Any:
+        """The compared part(s) of a returned value, as float64 arrays."""
+        if not self.parts:
+            return attempt.array(value, "out")
+        items = dict(zip(self.parts, attempt.tuple(value, self.parts)))
+        got = tuple(attempt.array(items[name], name) for name in self.names)
+        return got[0] if len(got) == 1 else got
+
+
+@dataclass(frozen=True)
+class Backward:
+    """Judge a backward pass: the student's forward (function 0) on the case's arguments but
+    the last, then the student's backward (function 1) on ``(dout, cache)`` with that very
+    cache (caches are opaque), each gradient compared with the twins'.
+
+    Args:
+        forward_twin, backward_twin: the reference pair; ``backward_twin(dout, cache)`` with
+            the cache of ``forward_twin`` on the same arguments (tensors).
+        grads: the names of the returned gradients, ``("dx", "dw", "db")`` or ``("dx",)``
+            (a single gradient is returned as itself, not in a tuple).
+        mistakes: per gradient name, mistakes predicting that gradient from
+            ``(*forward_args, dout)``.
+    """
+
+    forward_twin: Callable[..., Any]
+    backward_twin: Callable[..., Any]
+    grads: tuple[str, ...]
+    mistakes: dict[str, Sequence[Mistake]] = field(default_factory=dict)
+
+    def __call__(self, attempt: Attempt, case: Case) -> float:
+        *forward_args, dout = case.fresh()[0]
+        forward_name = attempt.names[0]
+        try:
+            out, cache = attempt.forward(Case(case.name, tuple(forward_args)), which=0)
+        except CaseFailure as failure:
+            raise CaseFailure(
+                f"{failure}\n  {attempt.name} needs the cache of a working {forward_name}: fix "
+                f"{forward_name} first.",
+                failure.hint,
+                failure.difference,
+            ) from None
+        value = attempt.call((dout.copy(), cache), which=1)
+        answers = (value,) if len(self.grads) == 1 else attempt.tuple(value, self.grads)
+        twin_out, twin_cache = self.forward_twin(*(to_tensor(a) for a in forward_args))
+        expected = to_numpy(self.backward_twin(to_tensor(dout), twin_cache))
+        expected = (expected,) if len(self.grads) == 1 else expected
+        args = (*case.fresh()[0],)
+        error = 0.0
+        for grad, answer, e in zip(self.grads, answers, expected):
+            got = attempt.array(answer, grad)
+            mistakes = self.mistakes.get(grad, ())
+            tol = tolerance_for(answer)  # the answer's own dtype: float32 is judged as such
+            try:
+                error = max(error, attempt.compare(got, e, grad, mistakes, args, tol=tol))
+            except CaseFailure as failure:
+                if matches(out, to_numpy(twin_out), FLOAT32):
+                    raise
+                raise failure.noted(
+                    f"Your {forward_name} gives a wrong out on this very case (its own check says "
+                    f"how), so {attempt.name} was checked with the cache of a broken forward "
+                    f"(caches are yours alone): fix {forward_name} first, then check "
+                    f"{attempt.name} again."
+                ) from None
+        return error
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise's check, as data.
+
+    Args:
+        name: the check's name without ``check_`` (``conv_forward``): the hint identifiers'
+            prefix. (The hidden cases' generator is named for the judged function.)
+        args: the names of the case arguments, for the diagnosis (``x, w, b, conv_param``).
+        public: the fixed public cases.
+        hidden: the hidden cases, drawn from a generator seeded by the grader's secret.
+        judge: decides one case: returns its relative error (or None for exact answers) or
+            raises ``CaseFailure``. ``Returns`` and ``Backward`` are the common judges.
+        functions: the student functions' contract names, in the order the check takes them
+            (a proxy or a lambda is named after them).
+        own_names: diagnoses name each function by its own ``__name__`` (``conv_forward_fast``
+            or ``conv_forward_naive`` for one check); False names it by ``functions``.
+        joint: the functions are judged together, and the check is named for all of them.
+        numpy_only: apply the banned-library rule (PyTorch, course_utils, SciPy, ...).
+        after: a rule judged once every case has passed; a message it returns fails the check.
+    """
+
+    name: str
+    args: tuple[str, ...]
+    public: Callable[[], list[Case]]
+    hidden: Callable[[np.random.Generator], list[Case]]
+    judge: Callable[[Attempt, Case], float | None]
+    functions: tuple[str, ...] = ()
+    own_names: bool = True
+    joint: bool = False
+    numpy_only: bool = True
+    after: Callable[[Attempt], str | None] | None = None
+
+    def run(self, cases: str, *impls: Any, quiet: bool = False) -> CheckResult:
+        """Check the student's functions ``impls`` on the ``cases`` ("public" or "hidden")."""
+        attempt = Attempt(self, impls)
+        if self.numpy_only:
+            refuse_banned(attempt)
+        # Hidden cases are drawn from a generator named for the function being judged
+        # (conv_forward_naive and conv_forward_fast draw different cases).
+        chosen = select_cases(cases, self.public, self.hidden, attempt.name)
+        with _one_thread():
+            try:
+                return run_cases(
+                    attempt,
+                    chosen,
+                    lambda case: self.judge(attempt, case),
+                    kind=cases,
+                    quiet=quiet,
+                    after=(lambda: self.after(attempt)) if self.after else None,
+                )
+            except rules.BannedCall as banned:
+                raise AssertionError(str(banned)) from None
+
+
+def refuse_banned(attempt: Attempt) -> None:
+    """Fail the check when a student function's code names a banned library."""
+    for subject_, name in zip(attempt.subjects, attempt.names):
+        found = subject_.banned()
+        if found:
+            unique = list(dict.fromkeys(found))
+            uses = "; ".join(unique[:3]) + (
+                f"; and {len(unique) - 3} more" if len(unique) > 3 else ""
+            )
+            raise AssertionError(f"{attempt.name}: {name} uses {uses}.\n  {rules.RULE}")
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    # The twins run on inputs of a few hundred numbers, where one thread is fastest, and a
+    # thread pool on a busy grading machine costs tens of milliseconds per call.
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def hint_line(exercise: str, hint: Hint) -> str:
+    """``Hint: <text> [<exercise>/<id>]``."""
+    return f"Hint: {hint.text} [{exercise}/{hint.id}]"
+
+
+#: What a check prints first for a near miss; the grader reads it in the student's kernel.
+NEAR_MISS = "near miss"
+#: The near misses of the checks run in this process, as hint identifiers, in order. The
+#: grader clears it before a test cell runs and reads it after (autograder.isolation.verdicts):
+#: a test cell that passes with a near miss earns the course's share of its points.
+NEAR_MISSES: list[str] = []
+
+
+def run_cases(
+    attempt: Attempt,
+    cases: Sequence[Case],
+    evaluate: Callable[[Case], float | None],
+    *,
+    kind: str,
+    quiet: bool = False,
+    after: Callable[[], str | None] | None = None,
+) -> CheckResult:
+    """Evaluate every case; print one line when all pass, else raise with the first diagnosis.
+
+    ``evaluate(case)`` returns the case's relative error (or ``None`` for exact answers),
+    raising ``CaseFailure`` with the diagnosis body when it fails. ``after()``, when given,
+    runs once every case has passed; a message it returns fails the check with that message.
+    """
+    name = attempt.name
+    failures: list[tuple[Case, CaseFailure]] = []
+    errors: list[float] = []
+    for case in cases:
+        try:
+            error = evaluate(case)
+        except CaseFailure as failure:
+            failures.append((case, failure))
+            continue
+        if error is not None:
+            errors.append(error)
+    largest = max(errors) if errors else None
+    result = CheckResult(name, kind, len(cases) - len(failures), len(cases), largest, attempt.notes)
+    if result.notes and not quiet:
+        shown = "; ".join(result.notes[:3]) + (" ..." if len(result.notes) > 3 else "")
+        print(
+            f"note: while {name} was checked, your code emitted: {shown} (this never costs points)"
+        )
+    if failures:
+        case, failure = failures[0]
+        near_miss = all(f.hint is not None and f.hint.near_miss for _, f in failures)
+        count = f"{len(failures)} of {len(cases)} {kind} cases"
+        if near_miss:
+            lines = [
+                f'{name}: {NEAR_MISS} on case "{case.name}" ({count} are right but for this '
+                "one detail; the first is shown): this earns part of the points."
+            ]
+        else:
+            lines = [f'{name}: case "{case.name}" failed ({count} fail; the first is shown).']
+        inputs = case.describe(attempt.exercise.args)
+        if inputs:
+            lines.append(f"  inputs: {inputs}")
+        body = str(failure)
+        if failure.hint is not None:
+            body += "\n" + hint_line(attempt.exercise.name, failure.hint)
+        lines.extend(
+            "  " + line if not line.startswith("  ") else line for line in body.splitlines()
+        )
+        if near_miss:
+            NEAR_MISSES.append(f"{attempt.exercise.name}/{failure.hint.id}")
+            result.near_miss = NEAR_MISSES[-1]
+            if not quiet:
+                print("\n".join(lines))
+            return result
+        error = AssertionError("\n".join(lines))
+        error.difference = failure.difference
+        raise error
+    refusal = after() if after is not None else None
+    if refusal:
+        raise AssertionError(f"{name}: {refusal}")
+    if not quiet:
+        print(result.line())
+    return result
+
+
+def check(function: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
+    """Make ``function`` a student-facing check: a failure reaches the student's cell as a
+    fresh ``AssertionError`` with the same diagnosis and no frames of the check code, so the
+    notebook's traceback ends at the student's own line (IPython and pytest hide this
+    wrapper's frame, which sets ``__tracebackhide__``)."""
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> CheckResult:
+        __tracebackhide__ = True  # noqa: F841 (read by IPython and pytest)
+        try:
+            return function(*args, **kwargs)
+        except AssertionError as failure:
+            fresh = AssertionError(*failure.args)
+            fresh.difference = getattr(failure, "difference", None)
+            if fresh.difference is not None:
+                show_difference(fresh.difference)
+        raise fresh from None
+
+    return run
+
+
+def difference_png(difference: Difference) -> bytes | None:
+    """The heat map of a ``Difference`` as PNG bytes (None when it cannot be drawn)."""
+    from course_utils.plots_diagnosis import difference_png as draw
+
+    try:
+        return draw(difference.expected, difference.got, difference.what)
+    except Exception:  # a picture never stands in the way of the diagnosis
+        return None
+
+
+def show_difference(difference: Difference) -> None:
+    """Show the heat map in the notebook the check runs in (nothing outside IPython: the
+    grader draws it into the graded notebook itself, see autograder.isolation.verdicts)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return
+    png = difference_png(difference)
+    if png is not None:
+        display(Image(data=png, format="png"))
