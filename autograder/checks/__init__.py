@@ -3,8 +3,8 @@
 diagnosis otherwise. ``_engine`` is the machinery they all share.
 
 One module per topic, in notebook order: arithmetic (01); layers, convolution, pooling and
-losses (02); optim (03); batchnorm (04); architectures (05); transfer (06); detection,
-grid_detector and segmentation (07).
+losses (02); optim (03); batchnorm (04); architectures and counting (05);
+transfer (06); detection, grid_detector and segmentation (07).
 """
 
 from autograder.checks import (
@@ -12,6 +12,7 @@ from autograder.checks import (
     arithmetic,
     batchnorm,
     convolution,
+    counting,
     detection,
     grid_detector,
     layers,
@@ -25,6 +26,7 @@ from autograder.checks.architectures import *  # noqa: F401,F403
 from autograder.checks.arithmetic import *  # noqa: F401,F403
 from autograder.checks.batchnorm import *  # noqa: F401,F403
 from autograder.checks.convolution import *  # noqa: F401,F403
+from autograder.checks.counting import *  # noqa: F401,F403
 from autograder.checks.detection import *  # noqa: F401,F403
 from autograder.checks.grid_detector import *  # noqa: F401,F403
 from autograder.checks.layers import *  # noqa: F401,F403
@@ -45,6 +47,7 @@ __all__ = [
         optim,
         batchnorm,
         architectures,
+        counting,
         transfer,
         detection,
         grid_detector,

@@ -177,9 +177,9 @@ def make_vgg_layers_relu_before_bn(cfg, in_channels=3, batch_norm=False):
 # --- layer_table ----------------------------------------------------------------------------------
 
 
-def _layer_table_with(macs_of, shape_of=None):
-    """A layer_table through forward hooks like the reference's, with the MACs (and, where
-    given, the output shapes) computed by the mistaken formulas."""
+def _layer_table_with(name, macs_of, shape_of=None):
+    """A layer_table named ``name``, through forward hooks like the reference's, with the MACs
+    (and, where given, the output shapes) computed by the mistaken formulas."""
     from course_utils.reference.counting import layer_table as reference_table
 
     def layer_table(model, input_shape):
@@ -204,10 +204,11 @@ def _layer_table_with(macs_of, shape_of=None):
             row["macs"] = macs_of(module, in_shape, row["output_shape"])
         return rows
 
+    layer_table.__name__ = layer_table.__qualname__ = name
     return layer_table
 
 
-def _macs(module, in_shape, out_shape, *, bias=False, groups=True):
+def _macs(module, in_shape, out_shape, *, bias=False, groups=True, first_dim_only=False):
     import math
 
     if isinstance(module, nn.Conv2d):
@@ -217,15 +218,21 @@ def _macs(module, in_shape, out_shape, *, bias=False, groups=True):
         return math.prod(out_shape) * per_output + adds
     if isinstance(module, nn.Linear):
         adds = math.prod(out_shape) if bias and module.bias is not None else 0
+        if first_dim_only:
+            return out_shape[0] * module.in_features * module.out_features + adds
         return math.prod(out_shape) * module.in_features + adds
     return 0
 
 
 #: Counts a multiply-accumulate for every bias add too (one per output value).
-layer_table_macs_count_bias = _layer_table_with(lambda m, i, o: _macs(m, i, o, bias=True))
+layer_table_macs_count_bias = _layer_table_with(
+    "layer_table_macs_count_bias", lambda m, i, o: _macs(m, i, o, bias=True)
+)
 
 #: Counts every input channel for every output value, as if groups were 1.
-layer_table_macs_forget_groups = _layer_table_with(lambda m, i, o: _macs(m, i, o, groups=False))
+layer_table_macs_forget_groups = _layer_table_with(
+    "layer_table_macs_forget_groups", lambda m, i, o: _macs(m, i, o, groups=False)
+)
 
 
 def _conv_shape(padding: bool, dilation: bool):
@@ -243,11 +250,93 @@ def _conv_shape(padding: bool, dilation: bool):
 
 
 #: Conv output sizes from (H - K) / S + 1: the padding is left out (and the MACs follow them).
-layer_table_shapes_ignore_padding = _layer_table_with(_macs, _conv_shape(False, True))
+layer_table_shapes_ignore_padding = _layer_table_with(
+    "layer_table_shapes_ignore_padding", _macs, _conv_shape(False, True)
+)
 
 #: Conv output sizes from (H + 2P - K) / S + 1: a dilated kernel is taken as K wide, not
 #: D (K - 1) + 1.
-layer_table_shapes_ignore_dilation = _layer_table_with(_macs, _conv_shape(True, False))
+layer_table_shapes_ignore_dilation = _layer_table_with(
+    "layer_table_shapes_ignore_dilation", _macs, _conv_shape(True, False)
+)
+
+#: Counts a multiply-accumulate as two (the FLOPs of a FLOP counter).
+layer_table_macs_doubled = _layer_table_with(
+    "layer_table_macs_doubled", lambda m, i, o: 2 * _macs(m, i, o)
+)
+
+#: A linear layer on (N, T, in) counts N * in * out: only the first batch dim.
+layer_table_linear_first_dim_only = _layer_table_with(
+    "layer_table_linear_first_dim_only", lambda m, i, o: _macs(m, i, o, first_dim_only=True)
+)
+
+
+def layer_table_params_every_call(model, input_shape):
+    """A module that runs twice has its parameters in both rows."""
+    from course_utils.reference.counting import layer_table as reference_table
+
+    rows = reference_table(model, input_shape)
+    modules = dict(model.named_modules())
+    for row in rows:
+        row["params"] = sum(p.numel() for p in modules[row["name"]].parameters())
+    return rows
+
+
+def layer_table_container_rows(model, input_shape):
+    """Hooks on every module of model.modules(), the containers and the model itself too."""
+    from course_utils.reference.counting import layer_macs
+
+    names = {module: name for name, module in model.named_modules()}
+    rows, seen = [], set()
+
+    def record(module, inputs, output):
+        params = 0 if module in seen else sum(p.numel() for p in module.parameters())
+        seen.add(module)
+        rows.append({"name": names[module], "type": type(module).__name__,
+                     "output_shape": tuple(output.shape), "params": params,
+                     "macs": int(layer_macs(module, inputs, output))})  # fmt: skip
+
+    handles = [m.register_forward_hook(record) for m in model.modules()]
+    device = next(model.parameters(), torch.zeros(0)).device
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(input_shape, device=device))
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return rows
+
+
+def layer_table_output_shape_list(model, input_shape):
+    """Every row right, but output_shape is a list (list(output.shape)), not a tuple."""
+    from course_utils.reference.counting import layer_table as reference_table
+
+    rows = reference_table(model, input_shape)
+    for row in rows:
+        row["output_shape"] = list(row["output_shape"])
+    return rows
+
+
+def layer_table_mode_not_restored(model, input_shape):
+    """Every row right, but the model is left in eval mode."""
+    from course_utils.reference.counting import layer_table as reference_table
+
+    rows = reference_table(model, input_shape)
+    model.eval()
+    return rows
+
+
+def layer_table_hooks_left(model, input_shape):
+    """Every row right, but the forward hooks stay on the model (never removed)."""
+    from course_utils.reference.counting import layer_table as reference_table
+
+    rows = reference_table(model, input_shape)
+    for module in model.modules():
+        if next(module.children(), None) is None:
+            module.register_forward_hook(lambda module, inputs, output: None)
+    return rows
 
 
 # --- BasicBlock, shortcut option A ----------------------------------------------------------------
