@@ -3,7 +3,7 @@
 diagnosis otherwise. ``_engine`` is the machinery they all share.
 
 One module per topic, in notebook order: arithmetic (01); layers, convolution, pooling and
-losses (02); optim (03); batchnorm (04); architectures and counting (05);
+losses (02); optim (03); batchnorm (04); architectures, counting and builders (05);
 transfer (06); detection, grid_detector and segmentation (07).
 """
 
@@ -11,6 +11,7 @@ from autograder.checks import (
     architectures,
     arithmetic,
     batchnorm,
+    builders,
     convolution,
     counting,
     detection,
@@ -25,6 +26,7 @@ from autograder.checks import (
 from autograder.checks.architectures import *  # noqa: F401,F403
 from autograder.checks.arithmetic import *  # noqa: F401,F403
 from autograder.checks.batchnorm import *  # noqa: F401,F403
+from autograder.checks.builders import *  # noqa: F401,F403
 from autograder.checks.convolution import *  # noqa: F401,F403
 from autograder.checks.counting import *  # noqa: F401,F403
 from autograder.checks.detection import *  # noqa: F401,F403
@@ -48,6 +50,7 @@ __all__ = [
         batchnorm,
         architectures,
         counting,
+        builders,
         transfer,
         detection,
         grid_detector,

@@ -373,6 +373,30 @@ class BasicBlockOptionAWrongPhase(ref.BasicBlock):
             self.shortcut = _OddPhase(in_channels, channels, stride)
 
 
+class BasicBlockOptionAProjection(ref.BasicBlock):
+    """shortcut="A" ignored: the projection of option B whenever the shape changes."""
+
+    def __init__(self, in_channels, channels, stride=1, shortcut="B"):
+        super().__init__(in_channels, channels, stride, "B")
+
+
+class _AveragePooled(ref.ZeroPadShortcut):
+    def forward(self, x):
+        if self.stride > 1:
+            x = nn.functional.avg_pool2d(x, self.stride)
+        side = (self.out_channels - self.in_channels) // 2
+        return nn.functional.pad(x, (0, 0, 0, 0, side, side))
+
+
+class BasicBlockOptionAAveragePool(ref.BasicBlock):
+    """Option A averaging each 2x2 window (F.avg_pool2d(x, 2)) instead of keeping x[::2, ::2]."""
+
+    def __init__(self, in_channels, channels, stride=1, shortcut="B"):
+        super().__init__(in_channels, channels, stride, shortcut)
+        if isinstance(self.shortcut, ref.ZeroPadShortcut):
+            self.shortcut = _AveragePooled(in_channels, channels, stride)
+
+
 # --- resnet_cifar ---------------------------------------------------------------------------------
 
 
@@ -381,3 +405,36 @@ def resnet_cifar_projection_shortcut(
 ):
     """Option B (1x1 projections) whatever shortcut says: 2 projections too many parameters."""
     return ref.resnet_cifar(depth, num_classes, "B", in_channels, width)
+
+
+def resnet_cifar_n_off_by_one(depth=20, num_classes=10, shortcut="A", in_channels=3, width=16):
+    """n = (depth + 4) // 6 blocks per stage: one too many (ResNet-20 built with n = 4)."""
+    return ref.resnet_cifar(depth + 6, num_classes, shortcut, in_channels, width)
+
+
+def resnet_cifar_ignores_width(depth=20, num_classes=10, shortcut="A", in_channels=3, width=16):
+    """16, 32 and 64 channels whatever width says."""
+    return ref.resnet_cifar(depth, num_classes, shortcut, in_channels)
+
+
+def resnet_cifar_ignores_in_channels(
+    depth=20, num_classes=10, shortcut="A", in_channels=3, width=16
+):
+    """The first conv takes 3 channels whatever in_channels says."""
+    return ref.resnet_cifar(depth, num_classes, shortcut, 3, width)
+
+
+def resnet_cifar_stride_in_first_stage(
+    depth=20, num_classes=10, shortcut="A", in_channels=3, width=16
+):
+    """Every stage starts with a stride-2 block, the first too: 32 -> 16 -> 8 -> 4."""
+    n = (depth - 2) // 6
+    layers = [nn.Conv2d(in_channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
+              nn.ReLU(inplace=True)]  # fmt: skip
+    channels = width
+    for out in (width, 2 * width, 4 * width):
+        for b in range(n):
+            layers.append(ref.BasicBlock(channels, out, 2 if b == 0 else 1, shortcut=shortcut))
+            channels = out
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes)]
+    return nn.Sequential(*layers)
