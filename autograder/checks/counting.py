@@ -12,10 +12,11 @@ tuple, ``416520`` an int). A wrong table is explained by the first known mistake
 computed here on the same model, is the student's: a bias add counted as a MAC, the groups
 forgotten, shapes from a formula that leaves out the padding or the dilation, FLOPs instead of
 MACs, a linear layer's batch dims but the first left out, a shared module's parameters counted
-again, rows for the containers, the output shape as a list (a near miss). Then the function
-must have taken its hooks off and left the model in the mode it was in: the last public case
-asks that, so that a mistake in the rows is what a student sees first, and a table right in
-every row but this earns part of the points (a near miss).
+again, rows for the containers. A table right but for the output shape as a list, or for
+whole numbers as floats, is a near miss. Then the function must have taken its hooks off and
+left the model in the mode it was in: the last public case asks that, so that a mistake in the
+rows is what a student sees first, and a table right in every row but this earns part of the
+points (a near miss).
 """
 
 from __future__ import annotations
@@ -364,6 +365,26 @@ MISTAKES = (
     ),
 )
 
+COUNTS_NOT_INT = Hint(
+    "counts_not_int",
+    "params and macs must be ints: yours are right but floats (in Python 3, C_in / groups is "
+    "a float; use C_in // groups, or int(...)). This earns part of the points; ints earn the "
+    "rest.",
+    near_miss=True,
+)
+
+
+def _counts_as_ints(rows: list[list]) -> list[list]:
+    """The rows with whole-numbered float params and macs made ints (``COUNTS_NOT_INT``)."""
+
+    def whole(value: list) -> list:
+        if value[0] == "float" and float(value[1]).is_integer():
+            return ["int", int(value[1])]
+        return value
+
+    return [[*row[:3], whole(row[3]), whole(row[4])] for row in rows]
+
+
 HOOKS_LEFT = Hint(
     "hooks_left",
     "every register_forward_hook returns a handle: call handle.remove() on each when the "
@@ -405,7 +426,10 @@ def _judge(attempt: Attempt, case: Case) -> None:
     if got != expected or report["count"] != len(expected):
         hint = None
         if report["count"] == len(got):
-            hint = diagnose(MISTAKES, (_calls(net.build(), tuple(input_shape)),), got)
+            if _counts_as_ints(got) == expected:
+                hint = COUNTS_NOT_INT
+            else:
+                hint = diagnose(MISTAKES, (_calls(net.build(), tuple(input_shape)),), got)
         raise CaseFailure(_difference(got, expected, report["count"]), hint)
     if not net.tidy:
         return None

@@ -86,6 +86,11 @@ NEAR_MISSES = [
     ),
     (
         checks.check_layer_table,
+        (wrong.layer_table_counts_not_int,),
+        "layer_table/counts_not_int",
+    ),
+    (
+        checks.check_layer_table,
         (wrong.layer_table_mode_not_restored,),
         "layer_table/mode_not_restored",
     ),
@@ -167,12 +172,15 @@ def test_a_row_of_the_wrong_type_says_which_type_it_must_be():
     def layer_table(model, input_shape):
         rows = reference_table(model, input_shape)
         for row in rows:
-            row["macs"] = float(row["macs"])
+            row["macs"] = torch.tensor(row["macs"])
         return rows
 
-    with pytest.raises(AssertionError, match=r"macs is 105415200\.0, expected 105,415,200 \(yours "
-                       r"is a float, it must be an int\)"):  # fmt: skip
+    with pytest.raises(AssertionError) as failure:
         checks.check_layer_table(layer_table)
+    assert (
+        'row 0 ("", Conv2d): macs is a torch.Tensor (tensor(105415200)), expected 105,415,200 '
+        "(yours is another type, it must be an int)."
+    ) in str(failure.value)
 
 
 def test_missing_rows_and_missing_keys_are_named():
