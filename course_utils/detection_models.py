@@ -5,6 +5,7 @@
     targets = grid_targets(boxes, labels, grid_size=4, num_classes=3, image_size=64)
     losses = train_network(detector, loss_of, (images, targets), epochs=4)
     recall, precision = detection_recall_precision(detections, true_boxes, true_labels)
+    tp, num_gt = ranked_matches(detections, ground_truth, label, match=match_detections)
     ious = segmentation_iou(predicted_masks, true_masks, num_classes=3)
 
 Both networks are built of the same stage, a 3x3 convolution, batch normalisation and a ReLU.
@@ -22,7 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_utils.reference.detection import box_iou, encode_boxes
+from course_utils.reference.detection import encode_boxes
+from course_utils.reference.evaluation import match_detections
 
 __all__ = [
     "conv_stage",
@@ -32,6 +34,7 @@ __all__ = [
     "grid_targets",
     "train_network",
     "detection_recall_precision",
+    "ranked_matches",
     "segmentation_iou",
 ]
 
@@ -249,6 +252,12 @@ def train_network(
     return losses
 
 
+def _class_matches(boxes, scores, labels, truth, truth_labels, label, iou_threshold):
+    """match_detections (VOC's rule) on one image's detections and boxes of class ``label``."""
+    mine, theirs = labels == label, truth_labels == label
+    return match_detections(boxes[mine], scores[mine], truth[theirs], iou_threshold)
+
+
 def detection_recall_precision(
     detections: Sequence,
     true_boxes: Sequence,
@@ -257,10 +266,10 @@ def detection_recall_precision(
 ) -> tuple[float, float]:
     """Recall and precision of detections, PASCAL VOC style.
 
-    In each image, detections are taken in decreasing score order; one is right when its class
-    is a true box's class and its IoU with that box, not yet matched, is at least
-    iou_threshold (it then takes the best such box). recall = right / true boxes,
-    precision = right / detections (1.0 when there are none).
+    In each image and class, detections are taken in decreasing score order; one is right
+    when the true box of its class with which it has the largest IoU has IoU at least
+    iou_threshold and is not yet matched (course_utils.reference.evaluation.match_detections).
+    recall = right / true boxes, precision = right / detections (1.0 when there are none).
 
     Args:
         detections: per image, (boxes (K, 4), scores (K,), labels (K,)) tensors, as
@@ -273,22 +282,56 @@ def detection_recall_precision(
     for (boxes, scores, labels), truth, truth_labels in zip(detections, true_boxes, true_labels):
         truth = torch.as_tensor(np.asarray(truth), dtype=torch.float64).reshape(-1, 4)
         truth_labels = torch.as_tensor(np.asarray(truth_labels)).reshape(-1)
+        boxes, scores = boxes.detach().cpu().double(), scores.detach().cpu()
+        labels = labels.detach().cpu()
         total += len(truth)
         found += len(boxes)
-        if not len(boxes) or not len(truth):
-            continue
-        order = torch.argsort(scores.detach().cpu(), descending=True, stable=True)
-        ious = box_iou(boxes.detach().cpu().double()[order], truth)  # (K, T)
-        labels = labels.detach().cpu()[order]
-        used = torch.zeros(len(truth), dtype=torch.bool)
-        for k in range(len(order)):
-            match = (ious[k] >= iou_threshold) & (truth_labels == labels[k]) & ~used
-            if match.any():
-                used[torch.argmax(torch.where(match, ious[k], -1.0))] = True
-        right += int(used.sum())
+        for label in torch.unique(labels).tolist():
+            tp, _ = _class_matches(boxes, scores, labels, truth, truth_labels, label, iou_threshold)
+            right += int(tp.sum())
     recall = right / total if total else 1.0
     precision = right / found if found else 1.0
     return recall, precision
+
+
+def ranked_matches(
+    detections: Sequence,
+    ground_truth: Sequence,
+    label: int,
+    match: Callable,
+    iou_threshold: float = 0.5,
+) -> tuple[np.ndarray, int]:
+    """The true-positive flags of one class's detections in all images, ranked together.
+
+    In every image, ``match`` (the student's match_detections, or any function with its
+    contract) matches the detections of class ``label`` against the image's true boxes of that class;
+    the flags of all images are then ranked by decreasing score (stable, image by image), as
+    mean_average_precision ranks them. Feed the result to average_precision or to
+    course_utils.plots_detection.plot_precision_recall.
+
+    Args:
+        detections: per image, (boxes (K, 4), scores (K,), labels (K,)) NumPy arrays.
+        ground_truth: per image, (boxes (G, 4), labels (G,)) NumPy arrays.
+        label: the class.
+        match: (boxes, scores, gt_boxes, iou_threshold) -> (tp (K,), order (K,)), NumPy.
+        iou_threshold: least IoU of a true positive.
+
+    Returns:
+        tp: bool array (K_all,), in decreasing score order; num_gt: the class's true boxes.
+    """
+    scores_all, tp_all, num_gt = [], [], 0
+    for (boxes, scores, labels), (gt_boxes, gt_labels) in zip(detections, ground_truth):
+        boxes, scores, labels = (np.asarray(a) for a in (boxes, scores, labels))
+        gt_boxes, gt_labels = np.asarray(gt_boxes).reshape(-1, 4), np.asarray(gt_labels)
+        mine, theirs = labels == label, gt_labels == label
+        tp, order = match(boxes[mine], scores[mine], gt_boxes[theirs], iou_threshold)
+        scores_all.append(scores[mine][np.asarray(order)])
+        tp_all.append(np.asarray(tp, dtype=bool))
+        num_gt += int(theirs.sum())
+    if not tp_all:
+        return np.zeros(0, dtype=bool), num_gt
+    ranked = np.argsort(-np.concatenate(scores_all), kind="stable")
+    return np.concatenate(tp_all)[ranked], num_gt
 
 
 def segmentation_iou(pred_masks, true_masks, num_classes: int = 3) -> np.ndarray:

@@ -14,7 +14,7 @@ colour-blind safe).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -180,7 +180,7 @@ def show_images(
     return fig
 
 
-def plot_filters(weights, ncols: int | None = None) -> Figure:
+def plot_filters(weights, ncols: int | None = None, title: str | None = None) -> Figure:
     """First-layer convolution filters as small images, each scaled to its own range.
 
     Args:
@@ -188,6 +188,7 @@ def plot_filters(weights, ncols: int | None = None) -> Figure:
             filter is mapped to [0, 1] by its own minimum and maximum, so that weak and strong
             filters are equally visible (compare magnitudes with the weights themselves).
         ncols: filters per row (default: up to 8).
+        title: the figure's title (default: "F filters HHxWW").
 
     Returns:
         The Figure, one axes per filter.
@@ -206,7 +207,8 @@ def plot_filters(weights, ncols: int | None = None) -> Figure:
             ax.imshow(w[0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         else:
             ax.imshow(w.transpose(1, 2, 0), interpolation="nearest")  # (HH, WW, 3)
-    fig.suptitle(f"{len(weights)} filters {weights.shape[2]}x{weights.shape[3]}", color=TEXT_COLOR)
+    default = f"{len(weights)} filters {weights.shape[2]}x{weights.shape[3]}"
+    fig.suptitle(title or default, color=TEXT_COLOR)
     fig.tight_layout()
     return fig
 
@@ -281,6 +283,55 @@ def plot_history(history) -> Figure:
         legend = ax.legend(facecolor=FACE_COLOR, edgecolor=TEXT_COLOR)
         for text in legend.get_texts():
             text.set_color(TEXT_COLOR)
+    fig.tight_layout()
+    return fig
+
+
+def plot_step_losses(
+    curves: Mapping[str, Sequence[float]], smoothing: int = 20, title: str | None = None
+) -> Figure:
+    """The training loss of every step of one or more runs, raw and as a moving average.
+
+    Minibatch losses are noisy, so each run is drawn twice: every step faintly, and the mean of
+    the last ``smoothing`` steps boldly (from step ``smoothing`` on), which shows the trend.
+
+    Args:
+        curves: run name -> its losses in step order, e.g. {"learned filters": losses,
+            "random filters": baseline_losses} (the lists train_epoch returns, joined).
+        smoothing: steps in the moving average (1: no smoothing).
+        title: the axes' title (default: "training loss per step").
+
+    Returns:
+        The Figure, one axes: step on x, loss on y.
+    """
+    if not curves or any(len(losses) == 0 for losses in curves.values()):
+        raise ValueError(
+            "curves must map each run's name to its non-empty list of step losses, e.g. "
+            '{"learned filters": losses}; got '
+            + repr({k: len(v) for k, v in curves.items()})
+            + " steps."
+        )
+    if isinstance(smoothing, bool) or not isinstance(smoothing, int) or smoothing < 1:
+        raise ValueError(f"smoothing must be a positive integer, got {smoothing!r}.")
+    fig = _figure(7, 3.4)
+    ax = fig.add_subplot(1, 1, 1)
+    _style(ax, title or "training loss per step")
+    colors = (TRAIN_COLOR, VAL_COLOR, "#009E73", "#CC79A7", "#E69F00", "#000000")
+    styles = ("-", "--", "-.", ":")
+    for index, (name, losses) in enumerate(curves.items()):
+        losses = _array(losses, f"curves[{name!r}]").astype(np.float64).reshape(-1)
+        color = colors[index % len(colors)]
+        steps = np.arange(1, len(losses) + 1)
+        ax.plot(steps, losses, color=color, alpha=0.25, linewidth=0.8)
+        window = min(smoothing, len(losses))
+        average = np.convolve(losses, np.ones(window) / window, mode="valid")  # (steps - w + 1,)
+        ax.plot(steps[window - 1 :], average, styles[index % len(styles)], color=color, label=name)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    legend = ax.legend(facecolor=FACE_COLOR, edgecolor=TEXT_COLOR)
+    for text in legend.get_texts():
+        text.set_color(TEXT_COLOR)
     fig.tight_layout()
     return fig
 

@@ -8,7 +8,7 @@ Images are (N, 3, H, W) or (N, H, W, 3) arrays or tensors in [0, 1]; boxes are
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -17,9 +17,18 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from course_utils.plots import FACE_COLOR, OKABE_ITO
+from course_utils.plots import FACE_COLOR, OKABE_ITO, TEXT_COLOR
 
-__all__ = ["show_detections", "show_segmentation", "TRUE_BOX_COLOR", "class_colors"]
+__all__ = [
+    "show_detections",
+    "show_segmentation",
+    "show_anchors",
+    "plot_precision_recall",
+    "show_conv_matrices",
+    "show_maps",
+    "TRUE_BOX_COLOR",
+    "class_colors",
+]
 
 TRUE_BOX_COLOR = "#FFFFFF"
 
@@ -194,4 +203,196 @@ def show_segmentation(
         frameon=False,
     )
     fig.set_facecolor(FACE_COLOR)
+    return fig
+
+
+def _style(ax, title: str | None = None) -> None:
+    ax.set_facecolor(FACE_COLOR)
+    if title:
+        ax.set_title(title, color=TEXT_COLOR, fontsize=8)
+    ax.tick_params(colors=TEXT_COLOR, labelsize=7)
+
+
+def show_anchors(
+    image,
+    anchors,
+    anchors_per_position: int,
+    position: int | None = None,
+    true_boxes=None,
+    cell: float = 3.2,
+):
+    """Draw the anchors of one feature-map position over an image, and every position's centre.
+
+    Args:
+        image: one image, (3, H, W) or (H, W, 3), in [0, 1].
+        anchors: (P * A, 4) boxes (x1, y1, x2, y2), A consecutive anchors per position (the
+            order of generate_anchors: position by position).
+        anchors_per_position: A.
+        position: which position's anchors to draw (default: the one nearest the middle).
+        true_boxes: (T, 4) ground-truth boxes drawn dashed in white, or None.
+        cell: inches per panel.
+
+    Returns:
+        The Figure.
+    """
+    picture = _images(image)[0]
+    anchors = _array(anchors, "anchors").reshape(-1, 4)
+    if anchors_per_position < 1 or len(anchors) % anchors_per_position:
+        raise ValueError(
+            f"anchors_per_position must divide the {len(anchors)} anchors, got "
+            f"{anchors_per_position}."
+        )
+    per_position = anchors.reshape(-1, anchors_per_position, 4)  # (P, A, 4)
+    centres = (per_position[:, 0, :2] + per_position[:, 0, 2:]) / 2  # (P, 2)
+    if position is None:
+        middle = np.array(picture.shape[1::-1]) / 2
+        position = int(np.argmin(((centres - middle) ** 2).sum(axis=1)))
+    fig = _figure(cell * 1.25, cell)
+    ax = fig.subplots()
+    ax.imshow(picture, interpolation="nearest")
+    ax.scatter(centres[:, 0] - 0.5, centres[:, 1] - 0.5, s=6, color=OKABE_ITO[4], zorder=3)
+    if true_boxes is not None:
+        for box in _array(true_boxes, "true_boxes").reshape(-1, 4):
+            _draw_box(ax, box, TRUE_BOX_COLOR, "--")
+    palette = OKABE_ITO[1:]
+    for k, box in enumerate(per_position[position]):
+        _draw_box(ax, box, palette[k % len(palette)])
+    height, width = picture.shape[:2]
+    reach = np.concatenate([per_position[position].ravel(), [0, 0, width, height]])
+    ax.set_xlim(reach[0::2].min() - 1.5, reach[2::2].max() + 0.5)
+    ax.set_ylim(reach[3::2].max() + 0.5, reach[1::2].min() - 1.5)
+    ax.set_axis_off()
+    ax.set_title(
+        f"the {anchors_per_position} anchors of position {position}; dots: all "
+        f"{len(per_position)} centres",
+        fontsize=8,
+    )
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def _precision_recall(tp: np.ndarray, num_gt: int) -> tuple[np.ndarray, np.ndarray]:
+    found = np.cumsum(tp)
+    return found / max(num_gt, 1), found / np.arange(1, len(tp) + 1)
+
+
+def plot_precision_recall(
+    panels: Mapping[str, Mapping[str, tuple]],
+    average_precision: Callable | None = None,
+    cell: float = 3.2,
+):
+    """Precision-recall curves, raw (thin) and with their monotone envelope (thick).
+
+    Args:
+        panels: panel title -> {curve name -> (tp, num_gt)}, where tp is a bool array of the
+            detections' true-positive flags in decreasing score order and num_gt the number
+            of ground-truth boxes (course_utils.detection_models.ranked_matches makes them).
+        average_precision: a function (tp, num_gt) -> AP (the student's); when given, each
+            curve's legend shows its AP.
+        cell: inches per panel.
+
+    Returns:
+        The Figure, one panel per entry of panels, side by side.
+    """
+    if not panels:
+        raise ValueError("panels must name at least one panel of curves, got none.")
+    fig = _figure(cell * len(panels), cell)
+    axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
+    for ax, (title, curves) in zip(axes, panels.items()):
+        _style(ax, title)
+        for k, (name, (tp, num_gt)) in enumerate(curves.items()):
+            tp = _array(tp, "tp").astype(bool).ravel()
+            color = OKABE_ITO[1 + k % (len(OKABE_ITO) - 1)]
+            label = name
+            if average_precision is not None:
+                label += f" (AP {float(average_precision(tp, num_gt)):.2f})"
+            if not len(tp):
+                ax.plot([], [], color=color, label=label)
+                continue
+            recall, precision = _precision_recall(tp, num_gt)
+            envelope = np.maximum.accumulate(precision[::-1])[::-1]
+            ax.plot(recall, precision, color=color, linewidth=0.7, alpha=0.6)
+            # The envelope's value at recall[k] holds over (recall[k - 1], recall[k]]: the area
+            # under these steps is the all-point AP.
+            ax.step(
+                np.concatenate([[0.0], recall]),
+                np.concatenate([envelope[:1], envelope]),
+                where="pre",
+                color=color,
+                linewidth=1.8,
+                label=label,
+            )
+        ax.set_xlim(0, 1.02)
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel("recall", fontsize=8)
+        ax.grid(alpha=0.3)
+        if curves:
+            ax.legend(fontsize=7, loc="lower left", frameon=False)
+    axes[0].set_ylabel("precision", fontsize=8)
+    fig.tight_layout(pad=0.4)
+    return fig
+
+
+def show_conv_matrices(conv_matrix, transpose_matrix, cell: float = 3.0):
+    """The dense matrix of a convolution beside that of its transposed convolution.
+
+    Args:
+        conv_matrix: (M, N), column j the convolution's response to the j-th unit input.
+        transpose_matrix: (N, M), likewise for the transposed convolution.
+        cell: inches per panel.
+
+    Returns:
+        The Figure: two heat maps on one colour scale (zero is white).
+    """
+    conv_matrix = _array(conv_matrix, "conv_matrix")
+    transpose_matrix = _array(transpose_matrix, "transpose_matrix")
+    if conv_matrix.ndim != 2 or transpose_matrix.shape != conv_matrix.shape[::-1]:
+        raise ValueError(
+            "conv_matrix must be (M, N) and transpose_matrix (N, M), got "
+            f"{conv_matrix.shape} and {transpose_matrix.shape}."
+        )
+    limit = max(np.abs(conv_matrix).max(), np.abs(transpose_matrix).max(), 1e-12)
+    fig = _figure(cell * 2.4, cell)
+    fig.set_layout_engine("constrained")
+    axes = fig.subplots(1, 2, width_ratios=[conv_matrix.shape[1], transpose_matrix.shape[1]])
+    panels = (
+        (conv_matrix, f"convolution, {conv_matrix.shape[0]} x {conv_matrix.shape[1]}"),
+        (
+            transpose_matrix,
+            f"transposed conv., {transpose_matrix.shape[0]} x {transpose_matrix.shape[1]}",
+        ),
+    )
+    for ax, (matrix, title) in zip(axes, panels):
+        _style(ax, title)
+        image = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.set_xlabel("input index", fontsize=7)
+        ax.set_ylabel("output index", fontsize=7)
+    fig.colorbar(image, ax=list(axes), shrink=0.8)
+    return fig
+
+
+def show_maps(maps: Mapping[str, np.ndarray], cell: float = 2.6):
+    """Heat maps of 2-D arrays side by side, each with its own colour bar.
+
+    Args:
+        maps: title -> (H, W) array.
+        cell: inches per panel.
+
+    Returns:
+        The Figure.
+    """
+    if not maps:
+        raise ValueError("maps must hold at least one (H, W) array, got none.")
+    fig = _figure(cell * 1.3 * len(maps), cell)
+    fig.set_layout_engine("constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(maps)))
+    for ax, (title, values) in zip(axes, maps.items()):
+        values = _array(values, title)
+        if values.ndim != 2:
+            raise ValueError(f"maps[{title!r}] must be a 2-D array (H, W), got {values.shape}.")
+        _style(ax, f"{title} ({values.shape[0]}x{values.shape[1]})")
+        image = ax.imshow(values, cmap="viridis", interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.colorbar(image, ax=ax, shrink=0.8)
     return fig

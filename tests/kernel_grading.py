@@ -1,6 +1,7 @@
 """Grading test cells through a kernel, as ``--isolation sandbox`` does: the student's cell runs
 in a kernel process, each test cell in this process against proxies of its functions and
-classes (``autograder.isolation.verdicts.grade_notebook``, without bubblewrap, for speed)."""
+classes (``autograder.isolation.verdicts.grade_notebook``, without bubblewrap, for speed).
+The measurements that the kernel runs for a check must report plain data (``assert_plain``)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from pathlib import Path
 from types import ModuleType
 
 import nbformat
+import numpy as np
 import pytest
 
 from autograder.isolation.sandbox import Limits
 from autograder.isolation.verdicts import grade_notebook
+from autograder.kernel.measure import MEASUREMENTS
 from tests.check_harness import HINT_ID
 from tests.solutions import NOTEBOOKS, _is_solution_cell
 
@@ -94,3 +97,32 @@ def grades_through_a_kernel(
         assert failures == [], "\n\n".join(f"{test}\n{trace}" for test, trace in failures)
 
     return test
+
+
+# --- what the measurements report crosses the wire to the grader: plain data only -------------
+
+
+def measured(what: str, func, *args):
+    """The report of the measurement ``what`` (``autograder.kernel.measure``) of ``func``, made
+    in this process as the kernel would make it."""
+    return MEASUREMENTS[what](func, *args)
+
+
+def assert_plain(value, where: str = "report") -> None:
+    """Fail unless ``value`` is dict (str keys) / list / str / int / float / bool / None /
+    real numeric np.ndarray, recursively."""
+    if value is None or type(value) in (str, int, float, bool):
+        return
+    if type(value) is np.ndarray:
+        assert value.dtype.kind in "biuf", f"{where} is an array of dtype {value.dtype}"
+        return
+    if type(value) is list:
+        for index, item in enumerate(value):
+            assert_plain(item, f"{where}[{index}]")
+        return
+    if type(value) is dict:
+        for key, item in value.items():
+            assert type(key) is str, f"{where} has the key {key!r}, not a str"
+            assert_plain(item, f"{where}[{key!r}]")
+        return
+    raise AssertionError(f"{where} is a {type(value).__qualname__}, not plain data")

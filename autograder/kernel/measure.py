@@ -419,6 +419,35 @@ def calls_with_fresh_generators(func: Callable, calls: Sequence) -> dict:
     return report
 
 
+@measurement
+def draws(func: Callable, calls: Sequence) -> dict:
+    """``func(*args, np.random.default_rng(seed), **kwargs)`` for each ``[args, kwargs, seed]``
+    of ``calls``, every call made whatever the others did (a generator's keyword arguments,
+    such as ``gain``, follow it; an exception may be the answer, such as a ``ValueError``).
+
+    The report holds ``results``, one per call: ``{"output": ..., "dtype": ...}`` for a real
+    ndarray (its values as float64, its own dtype's name), ``{"error": ...}`` when the call
+    raised (see ``error_report``), ``{"odd": ...}`` for any other answer (see ``_odd_answer``).
+    """
+    import copy
+
+    results: list[dict] = []
+    for args, kwargs, seed in calls:
+        try:
+            value = func(
+                *copy.deepcopy(list(args)), np.random.default_rng(seed), **copy.deepcopy(kwargs)
+            )
+        except Exception as exc:
+            results.append({"error": error_report(exc, "call")})
+            continue
+        if _real_array(value):
+            output = np.array(value, dtype=np.float64, copy=True)
+            results.append({"output": output, "dtype": str(value.dtype)})
+        else:
+            results.append({"odd": _odd_answer(value)})
+    return {"results": results}
+
+
 # --- models with EfficientNet's layout ----------------------------------------------------------
 # A spec is plain data: ("small", blocks, width, head_width, classes) for a small network with
 # EfficientNet's attribute names, or ("lite0", classes) for EfficientNet-Lite0 (the package
@@ -623,6 +652,267 @@ def optimizer_groups(
                 )
         groups.append(entry)
     return {"groups": groups}
+
+
+# --- notebook 02: a NumPy model and the loop that trains it --------------------------------------
+# A student's ThreeLayerConvNet is a class whose instances keep their parameters in a dict and
+# compute their gradients in ``loss``; a check cannot set a parameter of an instance that lives
+# in the kernel, nor hand that kernel a model of its own. These measurements build or take the
+# model where the student's code runs, set what the check chose, and report plain data.
+
+_NUMPY_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def _answer(value: Any) -> Any:
+    """A real ndarray as a copy of itself; anything else as ``{"odd": ...}`` (see
+    ``_odd_answer``), so that a report always crosses the wire."""
+    if _real_array(value):
+        return np.array(value, copy=True)
+    return {"odd": _odd_answer(value)}
+
+
+def _number(value: Any) -> Any:
+    """A real number (a Python or NumPy scalar, or a 0-d real ndarray) as a float; anything
+    else as ``{"odd": ...}``."""
+    if type(value) is np.ndarray and value.ndim == 0 and value.dtype.kind in "biuf":
+        value = value[()]
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    ):
+        return float(value)
+    return {"odd": _odd_answer(value)}
+
+
+def _arrays(mapping: Any, names: Sequence[str] | None = None) -> Any:
+    """A dict of arrays, each through ``_answer`` (keys as strings; only ``names`` when given);
+    ``{"odd": ...}`` when it is not a dict."""
+    if not isinstance(mapping, dict):
+        return {"odd": _odd_answer(mapping)}
+    return {
+        str(key): _answer(value)
+        for key, value in mapping.items()
+        if names is None or str(key) in names
+    }
+
+
+def _constructor_kwargs(kwargs: dict) -> dict:
+    """The keyword arguments of a model's constructor: a ``dtype`` named by a string
+    ("float32", "float64") becomes NumPy's type (a type cannot cross the wire)."""
+    kwargs = dict(kwargs)
+    if isinstance(kwargs.get("dtype"), str):
+        kwargs["dtype"] = _NUMPY_DTYPES[kwargs["dtype"]]
+    return kwargs
+
+
+@measurement
+def convnet(
+    factory: Callable,
+    kwargs: dict,
+    params: dict | None = None,
+    X: np.ndarray | None = None,
+    y: np.ndarray | None = None,
+) -> dict:
+    """Build ``factory(**kwargs)`` (a ThreeLayerConvNet class) and report on the model.
+
+    The report holds ``initial``: the model's ``params`` as built (see ``_arrays``). With
+    ``params``, each ``model.params[name]`` is then set to the given array, and the report adds
+    ``scores``, the answer of ``model.loss(X)``, and, with ``y``, ``loss`` (a number) and
+    ``grads`` (a dict of arrays) from ``model.loss(X, y)`` (or ``pair``, the description of an
+    answer that is not a pair). An exception of the student's code ends the report with
+    ``error``, whose stage is "build", "params", "scores" or "loss".
+    """
+    try:
+        model = factory(**_constructor_kwargs(kwargs))
+    except Exception as exc:
+        return {"error": error_report(exc, "build")}
+    report: dict[str, Any] = {"initial": _arrays(getattr(model, "params", None))}
+    if params is None:
+        return report
+    try:
+        for name, value in params.items():
+            model.params[name] = np.array(value, copy=True)
+    except Exception as exc:
+        report["error"] = error_report(exc, "params")
+        return report
+    try:
+        report["scores"] = _answer(model.loss(np.array(X, copy=True)))
+    except Exception as exc:
+        report["error"] = error_report(exc, "scores")
+        return report
+    if y is None:
+        return report
+    try:
+        value = model.loss(np.array(X, copy=True), np.array(y, copy=True))
+    except Exception as exc:
+        report["error"] = error_report(exc, "loss")
+        return report
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        report["pair"] = describe(value)
+        return report
+    report["loss"], report["grads"] = _number(value[0]), _arrays(value[1])
+    return report
+
+
+@measurement
+def model_outputs(
+    model: Any, names: Sequence[str] | None = None, X: np.ndarray | None = None, batch_size=500
+) -> dict:
+    """The state of a model instance: ``params`` (those in ``names``, or all; see ``_arrays``)
+    and, with ``X``, ``scores``: ``model.loss(X[i : i + batch_size])`` for consecutive batches,
+    stacked (N, num_classes). A batch that raises ends the report with ``error`` (stage
+    "scores"); one whose scores are not a real (batch, classes) ndarray, with ``odd``."""
+    report: dict[str, Any] = {"params": _arrays(getattr(model, "params", None), names)}
+    if X is None:
+        return report
+    parts = []
+    for start in range(0, len(X), int(batch_size)):
+        batch = np.array(X[start : start + int(batch_size)], copy=True)
+        try:
+            scores = model.loss(batch)
+        except Exception as exc:
+            report["error"] = error_report(exc, "scores")
+            return report
+        if not _real_array(scores) or scores.ndim != 2 or len(scores) != len(batch):
+            report["odd"] = _odd_answer(scores)
+            return report
+        parts.append(np.array(scores, dtype=np.float64))
+    report["scores"] = np.concatenate(parts) if parts else np.zeros((0, 0))
+    return report
+
+
+@measurement
+def fresh_model_losses(
+    model: Any, kwargs: dict, X: np.ndarray, y: np.ndarray, regs: Sequence[float]
+) -> dict:
+    """Build a fresh model of the class of ``model`` with ``kwargs`` and, for each of
+    ``regs``, set ``fresh.reg`` and evaluate ``fresh.loss(X, y)``.
+
+    The report holds ``params`` (the fresh model's, see ``_arrays``) and ``losses``, one
+    number per reg (``_number``: the first item of each answer); or ``error`` (stage "build"
+    or "loss"), or ``pair`` (the description of an answer that is not a pair).
+    """
+    try:
+        fresh = type(model)(**_constructor_kwargs(kwargs))
+    except Exception as exc:
+        return {"error": error_report(exc, "build")}
+    report: dict[str, Any] = {"params": _arrays(getattr(fresh, "params", None)), "losses": []}
+    for reg in regs:
+        try:
+            fresh.reg = reg
+            value = fresh.loss(np.array(X, copy=True), np.array(y, copy=True))
+        except Exception as exc:
+            report["error"] = error_report(exc, "loss")
+            return report
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            report["pair"] = describe(value)
+            return report
+        report["losses"].append(_number(value[0]))
+    return report
+
+
+class _RecordingModel:
+    """Softmax regression that records its batches: column 0 of X holds each example's index,
+    the other columns its features. ``params``: W (D, K), b (K,)."""
+
+    def __init__(self, params: dict) -> None:
+        self.params = {name: np.array(value, dtype=np.float64) for name, value in params.items()}
+        self.batches: list[np.ndarray] = []
+
+    def loss(self, X, y=None):
+        X = np.asarray(X, dtype=np.float64)
+        self.batches.append(X[:, 0].astype(np.int64))
+        features = X[:, 1:]  # (n, D)
+        scores = features @ self.params["W"] + self.params["b"]  # (n, K)
+        if y is None:
+            return scores
+        y = np.asarray(y)
+        n = len(X)
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss = -log_probs[np.arange(n), y].mean()
+        dscores = np.exp(log_probs)
+        dscores[np.arange(n), y] -= 1
+        dscores /= n
+        return float(loss), {"W": features.T @ dscores, "b": dscores.sum(axis=0)}
+
+
+def _sgd(w, dw, config=None):
+    """Notebook 03's sgd: the config is filled in and returned (the same dict)."""
+    if config is None:
+        config = {}
+    config.setdefault("learning_rate", 1e-2)
+    return w - config["learning_rate"] * dw, config
+
+
+def _momentum(w, dw, config=None):
+    """SGD with momentum whose config is a NEW dict each step (notebook 03 allows it), so a
+    loop that does not store the returned config loses the velocity."""
+    config = dict(config or {})
+    config.setdefault("learning_rate", 1e-2)
+    config.setdefault("momentum", 0.9)
+    velocity = config["momentum"] * config.get("velocity", np.zeros_like(w))
+    config["velocity"] = velocity - config["learning_rate"] * dw
+    return w + config["velocity"], config
+
+
+UPDATE_RULES = {"sgd": _sgd, "momentum": _momentum}
+
+
+def _config(config: Any) -> Any:
+    """A config dict as plain data: numbers as floats, arrays as copies, others described."""
+    if not isinstance(config, dict):
+        return {"odd": _odd_answer(config)}
+    plain: dict[str, Any] = {}
+    for key, value in config.items():
+        plain[str(key)] = _answer(value) if isinstance(value, np.ndarray) else _number(value)
+    return plain
+
+
+@measurement
+def train_epoch_run(
+    func: Callable,
+    X: np.ndarray,
+    y: np.ndarray,
+    params: dict,
+    rule: str,
+    configs: dict,
+    batch_size: int,
+    seed: int,
+) -> dict:
+    """``func(model, X, y, update_rule, configs, batch_size, np.random.default_rng(seed))``
+    (a train_epoch) with a softmax-regression model that records the examples of every
+    ``model.loss`` call, and the update rule named ``rule`` ("sgd" or "momentum").
+
+    The report holds ``batches`` (the example indices of each loss call, in order),
+    ``params`` and ``configs`` as the call left them, and ``losses``: the returned list as
+    floats (``{"odd": ...}`` when it is not a list or tuple of numbers); or ``error``.
+    """
+    model = _RecordingModel(params)
+    configs = {name: dict(config) for name, config in configs.items()}
+    try:
+        value = func(
+            model,
+            np.array(X, copy=True),
+            np.array(y, copy=True),
+            UPDATE_RULES[rule],
+            configs,
+            int(batch_size),
+            np.random.default_rng(int(seed)),
+        )
+    except Exception as exc:
+        return {"error": error_report(exc, "call"), "batches": model.batches}
+    if isinstance(value, (list, tuple)):
+        losses = [_number(v) for v in value]
+        if any(isinstance(v, dict) for v in losses):
+            losses = {"odd": _odd_answer(value)}
+    else:
+        losses = {"odd": _odd_answer(value)}
+    return {
+        "batches": model.batches,
+        "losses": losses,
+        "params": _arrays(model.params),
+        "configs": {str(name): _config(config) for name, config in configs.items()},
+    }
 
 
 # --- notebook 05: models built from a configuration, and layer tables -------------------------

@@ -7,6 +7,7 @@ input's device and in its dtype. They are the oracle of every autograder check.
 
 from course_utils.reference import architectures as _architectures
 from course_utils.reference import detection as _detection
+from course_utils.reference import evaluation as _evaluation
 from course_utils.reference.architectures import *  # noqa: F403  (notebook 05's models)
 from course_utils.reference.arithmetic import (
     conv_output_size,
@@ -23,8 +24,10 @@ from course_utils.reference.batchnorm import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
+from course_utils.reference.convnet import ThreeLayerConvNet, train_epoch
 from course_utils.reference.counting import layer_macs, layer_table
 from course_utils.reference.detection import *  # noqa: F403  (notebook 07)
+from course_utils.reference.evaluation import *  # noqa: F403  (notebook 07: anchors, AP)
 from course_utils.reference.layers import (
     affine_backward,
     affine_forward,
@@ -54,6 +57,13 @@ from course_utils.reference.modules import (
     MaxPool,
     ReLU,
     small_cnn,
+)
+from course_utils.reference.normalization import (
+    kaiming_normal,
+    layernorm_backward,
+    layernorm_forward,
+    spatial_groupnorm_backward,
+    spatial_groupnorm_forward,
 )
 from course_utils.reference.optim import (
     UpdateRuleOptimizer,
@@ -91,6 +101,8 @@ __all__ = [
     "svm_loss",
     "bce_loss",
     "eval_numerical_gradient_array",
+    "ThreeLayerConvNet",
+    "train_epoch",
     # notebook 03
     "sgd",
     "sgd_momentum",
@@ -104,6 +116,11 @@ __all__ = [
     "batchnorm_backward_alt",
     "spatial_batchnorm_forward",
     "spatial_batchnorm_backward",
+    "layernorm_forward",
+    "layernorm_backward",
+    "spatial_groupnorm_forward",
+    "spatial_groupnorm_backward",
+    "kaiming_normal",
     # notebook 05 (its models come from architectures, below)
     "layer_table",
     "layer_macs",
@@ -117,4 +134,4 @@ __all__ = [
     "Affine",
     "small_cnn",
 ]
-__all__ += [*_architectures.__all__, *_detection.__all__]
+__all__ += [*_architectures.__all__, *_detection.__all__, *_evaluation.__all__]

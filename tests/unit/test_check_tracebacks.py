@@ -36,8 +36,13 @@ def test_a_failing_check_hides_the_check_code_and_keeps_the_diagnosis(shell, cap
     )
     assert "check_conv_output_size(conv_output_size)" in text  # the student's own line
     assert 'conv_output_size: case "' in text and "Hint:" in text, text  # the diagnosis
-    for internal in ("run_check", "evaluate(case)", "_compare.py", "arithmetic.py"):
+    for internal in ("run_cases", "judge(attempt, case)", "arithmetic.py"):
         assert internal not in text, (internal, text)
+    # The one frame of the engine is the student-facing wrapper that re-raises.
+    assert [line for line in text.splitlines() if "_engine.py" in line] == [
+        line for line in text.splitlines() if "_engine.py" in line and "check.<locals>.run" in line
+    ], text
+    assert text.count("_engine.py") == 1, text
 
 
 def test_a_passing_check_still_returns_its_result():

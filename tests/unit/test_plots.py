@@ -113,6 +113,31 @@ def test_plot_history_without_validation_draws_train_only_and_refuses_an_empty_h
         plots.plot_history(History())
 
 
+def test_plot_step_losses_draws_each_run_raw_and_as_a_moving_average():
+    losses = list(np.linspace(2.3, 0.5, 50))
+    fig = plots.plot_step_losses({"learned": losses, "random": np.full(50, 1.0)}, smoothing=10)
+    (ax,) = fig.axes
+    assert len(ax.lines) == 4  # raw and smoothed, per run
+    raw, smoothed = ax.lines[0], ax.lines[1]
+    assert len(raw.get_xdata()) == 50 and len(smoothed.get_xdata()) == 41
+    assert smoothed.get_xdata()[0] == 10
+    np.testing.assert_allclose(smoothed.get_ydata()[0], np.mean(losses[:10]))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["learned", "random"]
+    assert ax.get_xlabel() == "step" and ax.get_title() == "training loss per step"
+
+
+def test_plot_step_losses_refuses_an_empty_run_and_a_bad_smoothing():
+    with pytest.raises(ValueError, match="non-empty list of step losses"):
+        plots.plot_step_losses({"run": []})
+    with pytest.raises(ValueError, match="smoothing must be a positive integer"):
+        plots.plot_step_losses({"run": [1.0, 2.0]}, smoothing=0)
+
+
+def test_plot_filters_takes_a_title():
+    fig = plots.plot_filters(np.random.default_rng(0).random((4, 1, 3, 3)), title="random")
+    assert fig._suptitle.get_text() == "random"
+
+
 def test_confusion_matrix_counts_true_rows_and_predicted_columns():
     matrix = plots.confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2])
     np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])

@@ -1,9 +1,11 @@
 """Deliberately wrong implementations of notebook 07's functions, one per common mistake.
 
 Each must FAIL its check, and the check's hint must name the mistake (tests/unit/
-test_checks_detection.py, test_checks_grid_detector.py and test_checks_segmentation.py).
-The right versions they start from (``CORRECT``) must pass.
+test_checks_detection.py, test_checks_grid_detector.py, test_checks_segmentation.py and
+test_checks_evaluation.py). The right versions they start from (``CORRECT``) must pass.
 """
+
+import warnings
 
 import numpy as np
 
@@ -299,3 +301,254 @@ def pixel_softmax_loss_uses_torch(scores, y):
     loss = F.cross_entropy(scores_t, torch.from_numpy(y))
     loss.backward()
     return loss.item(), scores_t.grad.numpy()
+
+
+# --- anchors (generate_anchors/<mistake>) ------------------------------------------------------
+
+
+def _anchors(feature_hw, stride, sizes, aspect_ratios, offset=0.5, invert=False, order="ijsr"):
+    height, width = feature_hw
+    rows = {}
+    for i in range(height):
+        for j in range(width):
+            cx, cy = (j + offset) * stride, (i + offset) * stride
+            for s, size in enumerate(sizes):
+                for r, ratio in enumerate(aspect_ratios):
+                    root = np.sqrt(1 / ratio if invert else ratio)
+                    w, h = size / root, size * root
+                    key = {"i": i, "j": j, "s": s, "r": r}
+                    rows[tuple(key[c] for c in order)] = [
+                        cx - w / 2,
+                        cy - h / 2,
+                        cx + w / 2,
+                        cy + h / 2,
+                    ]
+    return np.array([rows[k] for k in sorted(rows)], dtype=np.float64).reshape(-1, 4)
+
+
+def generate_anchors_ratio_inverted(feature_hw, stride, sizes, aspect_ratios):
+    # Reads r as w / h: w = size * sqrt(r), h = size / sqrt(r).
+    return _anchors(feature_hw, stride, sizes, aspect_ratios, invert=True)
+
+
+def generate_anchors_cell_corner(feature_hw, stride, sizes, aspect_ratios):
+    # Centres at (j * stride, i * stride), the cell's top-left corner.
+    return _anchors(feature_hw, stride, sizes, aspect_ratios, offset=0.0)
+
+
+def generate_anchors_sizes_ratios_swapped(feature_hw, stride, sizes, aspect_ratios):
+    # Ratios in the outer loop and sizes in the inner one (torchvision's order).
+    return _anchors(feature_hw, stride, sizes, aspect_ratios, order="ijrs")
+
+
+def generate_anchors_column_major(feature_hw, stride, sizes, aspect_ratios):
+    # Positions column by column (j outer, i inner).
+    return _anchors(feature_hw, stride, sizes, aspect_ratios, order="jisr")
+
+
+# --- matching (match_detections/<mistake>) -----------------------------------------------------
+
+
+def _match(boxes, scores, gt_boxes, iou_threshold, visit="score", once=True, strict=False):
+    order = np.argsort(-scores, kind="stable")
+    visiting = order if visit == "score" else np.arange(len(scores))
+    matched = np.zeros(len(gt_boxes), dtype=bool)
+    positive = np.zeros(len(scores), dtype=bool)  # by detection index
+    iou = _iou(boxes, gt_boxes) if len(gt_boxes) else np.zeros((len(boxes), 0))
+    for d in visiting:
+        if not len(gt_boxes):
+            continue
+        g = int(np.argmax(iou[d]))
+        enough = iou[d, g] > iou_threshold if strict else iou[d, g] >= iou_threshold
+        if enough and not (once and matched[g]):
+            positive[d] = matched[g] = True
+    return positive[order], order
+
+
+def match_detections_ground_truth_twice(boxes, scores, gt_boxes, iou_threshold=0.5):
+    # Forgets which ground-truth boxes are taken: every duplicate is a true positive.
+    return _match(boxes, scores, gt_boxes, iou_threshold, once=False)
+
+
+def match_detections_input_order(boxes, scores, gt_boxes, iou_threshold=0.5):
+    # Matches in the order the detections come, not by decreasing score (order is right).
+    return _match(boxes, scores, gt_boxes, iou_threshold, visit="input")
+
+
+def match_detections_strict_threshold(boxes, scores, gt_boxes, iou_threshold=0.5):
+    # IoU > threshold: an overlap exactly at the threshold is a false positive.
+    return _match(boxes, scores, gt_boxes, iou_threshold, strict=True)
+
+
+def match_detections_best_free_box(boxes, scores, gt_boxes, iou_threshold=0.5):
+    # Takes the best ground-truth box NOT YET MATCHED, so a duplicate can claim another box.
+    order = np.argsort(-scores, kind="stable")
+    tp = np.zeros(len(order), dtype=bool)
+    matched = np.zeros(len(gt_boxes), dtype=bool)
+    for k, d in enumerate(order):
+        if matched.all():
+            break
+        iou = np.where(matched, -1.0, _iou(boxes[d : d + 1], gt_boxes)[0])
+        g = np.argmax(iou)
+        if iou[g] >= iou_threshold:
+            tp[k] = matched[g] = True
+    return tp, order
+
+
+def match_detections_tp_by_detection(boxes, scores, gt_boxes, iou_threshold=0.5):
+    # Right verdicts, stored at the detection's own index instead of its rank.
+    order = np.argsort(-scores, kind="stable")
+    tp = np.zeros(len(order), dtype=bool)
+    if len(gt_boxes):
+        iou = _iou(boxes, gt_boxes)
+        matched = np.zeros(len(gt_boxes), dtype=bool)
+        for d in order:
+            g = np.argmax(iou[d])
+            if iou[d, g] >= iou_threshold and not matched[g]:
+                tp[d] = matched[g] = True
+    return tp, order
+
+
+def _match_in(order, boxes, gt_boxes, iou_threshold):
+    tp = np.zeros(len(order), dtype=bool)
+    if len(gt_boxes):
+        iou = _iou(boxes[order], gt_boxes)
+        matched = np.zeros(len(gt_boxes), dtype=bool)
+        for k in range(len(order)):
+            g = np.argmax(iou[k])
+            if iou[k, g] >= iou_threshold and not matched[g]:
+                tp[k] = matched[g] = True
+    return tp, order
+
+
+def match_detections_ascending_order(boxes, scores, gt_boxes, iou_threshold=0.5):
+    # np.argsort sorts upwards: the least confident detection is visited first.
+    return _match_in(np.argsort(scores), boxes, gt_boxes, iou_threshold)
+
+
+def match_detections_unstable_sort(boxes, scores, gt_boxes, iou_threshold=0.5):
+    # Descending by reversing an ascending sort: equal scores come out in reverse input order.
+    return _match_in(np.argsort(scores)[::-1], boxes, gt_boxes, iou_threshold)
+
+
+# --- average precision (average_precision/<mistake>) -------------------------------------------
+
+
+def _curve(tp, divisor):
+    tp = np.asarray(tp, dtype=float)
+    found = np.cumsum(tp)
+    precision = found / np.arange(1, len(tp) + 1)
+    recall = found / divisor
+    return tp, precision, recall
+
+
+def _area(tp, num_gt, method, envelope=True, over_detections=False):
+    if num_gt == 0:
+        return float("nan")
+    if len(tp) == 0:
+        return 0.0
+    tp, precision, recall = _curve(tp, len(tp) if over_detections else num_gt)
+    if envelope:
+        precision = np.maximum.accumulate(precision[::-1])[::-1]
+    if method == "all":
+        steps = np.diff(np.concatenate([[0.0], recall]))
+        return float(np.sum(steps * precision))
+    return float(
+        sum(
+            (precision[recall >= t].max() if np.any(recall >= t) else 0.0)
+            for t in np.arange(11) / 10
+        )
+        / 11
+    )
+
+
+def average_precision_no_envelope(tp, num_gt, method="all"):
+    # The area under the raw, zigzag precision (no maximum over later ranks). (For "11point"
+    # the maximum over recall >= t is the envelope already, so only "all" differs.)
+    return _area(tp, num_gt, method, envelope=False)
+
+
+def average_precision_over_detections(tp, num_gt, method="all"):
+    # recall = true positives / number of DETECTIONS instead of / num_gt.
+    return _area(tp, num_gt, method, over_detections=True)
+
+
+def average_precision_zero_without_ground_truth(tp, num_gt, method="all"):
+    # Guards the division by num_gt with an AP of 0 instead of nan.
+    if num_gt == 0:
+        return 0.0
+    return _area(tp, num_gt, method)
+
+
+# --- mean average precision (mean_average_precision/<mistake>) ---------------------------------
+
+
+def _solution_match(boxes, scores, gt_boxes, iou_threshold):
+    return _match(boxes, scores, gt_boxes, iou_threshold)
+
+
+def _map(
+    detections,
+    ground_truth,
+    num_classes,
+    iou_threshold,
+    method,
+    agnostic=False,
+    absent=None,
+    reorder=True,
+):
+    ap_per_class = np.full(num_classes, np.nan)
+    for c in range(num_classes):
+        scores_c, tp_c, num_gt = [], [], 0
+        for (boxes, scores, labels), (gt_boxes, gt_labels) in zip(detections, ground_truth):
+            mine, theirs = labels == c, gt_labels == c
+            candidates = np.ones(len(gt_labels), dtype=bool) if agnostic else theirs
+            tp, order = _solution_match(
+                boxes[mine], scores[mine], gt_boxes[candidates], iou_threshold
+            )
+            scores_c.append(scores[mine][order] if reorder else scores[mine])
+            tp_c.append(tp)
+            num_gt += int(theirs.sum())
+        if num_gt:
+            ranked = np.argsort(-np.concatenate(scores_c), kind="stable")
+            tp_all = np.concatenate(tp_c)[ranked]
+            ap_per_class[c] = _area(tp_all, num_gt, method)
+        elif absent is not None:
+            ap_per_class[c] = absent
+    present = ~np.isnan(ap_per_class)
+    return (float(ap_per_class[present].mean()) if present.any() else float("nan")), ap_per_class
+
+
+def mean_average_precision_class_agnostic(
+    detections, ground_truth, num_classes, iou_threshold=0.5, method="all"
+):
+    # Matches a detection against the ground-truth boxes of EVERY class (labels ignored).
+    return _map(detections, ground_truth, num_classes, iou_threshold, method, agnostic=True)
+
+
+def mean_average_precision_absent_classes_zero(
+    detections, ground_truth, num_classes, iou_threshold=0.5, method="all"
+):
+    # Counts a class without ground truth as AP 0 in the mean instead of leaving it out.
+    return _map(detections, ground_truth, num_classes, iou_threshold, method, absent=0.0)
+
+
+def mean_average_precision_per_image(
+    detections, ground_truth, num_classes, iou_threshold=0.5, method="all"
+):
+    # Averages the AP of each image (per class) instead of ranking all images' detections together.
+    per_image = []
+    for image_dets, image_gt in zip(detections, ground_truth):
+        per_image.append(_map([image_dets], [image_gt], num_classes, iou_threshold, method)[1])
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ap_per_class = np.nanmean(np.array(per_image), axis=0)
+    present = ~np.isnan(ap_per_class)
+    return (float(ap_per_class[present].mean()) if present.any() else float("nan")), ap_per_class
+
+
+def mean_average_precision_scores_not_reordered(
+    detections, ground_truth, num_classes, iou_threshold=0.5, method="all"
+):
+    # Pairs match_detections' tp (in score order) with the scores in their input order.
+    return _map(detections, ground_truth, num_classes, iou_threshold, method, reorder=False)

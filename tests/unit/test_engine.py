@@ -1,20 +1,20 @@
-"""The shared comparison machinery: what it accepts, and what its diagnoses say."""
+"""The check engine's machinery: what it accepts as an answer, and what its diagnoses say."""
 
 import numpy as np
 import pytest
 import torch
 
-from autograder.checks._compare import (
+from autograder.checks._engine import (
     FLOAT32,
     Case,
     CaseFailure,
+    Exercise,
     as_float,
     as_float64_array,
     as_int,
     compare_arrays,
     expect_tuple,
     relative_error,
-    run_check,
     tolerance_for,
 )
 
@@ -72,8 +72,19 @@ def test_the_largest_error_is_reported_with_its_index_expected_and_got():
 
 
 def test_nhwc_answers_get_the_layout_hint():
-    with pytest.raises(CaseFailure, match="NHWC"):
+    with pytest.raises(CaseFailure) as failure:
         compare_arrays(np.zeros((2, 5, 5, 3)), np.zeros((2, 3, 5, 5)), what="out")
+    assert failure.value.hint.id == "channels_last" and "NHWC" in failure.value.hint.text
+
+
+def test_right_values_in_another_shape_are_a_near_miss_and_wrong_ones_are_not():
+    expected = np.arange(6.0).reshape(1, 6)
+    with pytest.raises(CaseFailure) as failure:
+        compare_arrays(np.arange(6.0), expected, what="running_mean")
+    assert failure.value.hint.id == "shape_only" and failure.value.hint.near_miss
+    with pytest.raises(CaseFailure) as failure:
+        compare_arrays(np.arange(6.0)[::-1].copy(), expected, what="running_mean")
+    assert failure.value.hint is None
 
 
 def test_nan_is_reported_as_non_finite():
@@ -97,17 +108,20 @@ def test_relative_error_is_cs231n_style():
     assert relative_error(np.array([1.0]), np.array([3.0])) == pytest.approx(0.5)
 
 
-def test_run_check_reports_every_failing_case_count_and_shows_the_first(capsys):
+def test_a_check_reports_every_failing_case_count_and_shows_the_first(capsys):
     cases = [Case("a", (np.zeros(2),)), Case("b", (np.zeros(3),)), Case("c", (np.zeros(1),))]
 
-    def evaluate(case):
+    def judge(attempt, case):
         if case.name != "a":
             raise CaseFailure(f"case {case.name} is wrong")
         return 0.0
 
+    def exercise(chosen):
+        return Exercise("f", ("x",), lambda: chosen, lambda rng: chosen, judge, numpy_only=False)
+
     with pytest.raises(
         AssertionError, match=r'f: case "b" failed \(2 of 3 public cases fail; the first is shown\)'
     ):
-        run_check("f", cases, evaluate, kind="public", arg_names=("x",))
-    result = run_check("f", cases[:1], evaluate, kind="public")
+        exercise(cases).run("public", lambda x: x)
+    result = exercise(cases[:1]).run("public", lambda x: x)
     assert result.passed == 1 and "f: 1/1 public cases pass" in capsys.readouterr().out
