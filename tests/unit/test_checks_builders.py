@@ -18,7 +18,7 @@ from tests.check_harness import (
     passes_implementations,
     passes_the_solution,
 )
-from tests.kernel_grading import grades_through_a_kernel
+from tests.kernel_grading import assert_plain, grades_through_a_kernel, measured
 from tests.wrong import architectures as wrong
 
 # check -> the names of the solution's functions and classes it takes, in notebook order.
@@ -245,3 +245,21 @@ def test_the_cases_carry_the_papers_parameter_counts():
     ]  # fmt: skip
     assert counts["resnet_cifar(8, num_classes=7, in_channels=1, width=8)"] == 18_975
     assert counts["resnet_cifar(14, shortcut='B')"] == 175_258
+
+
+def test_the_layout_measurement_reports_plain_data():
+    report = measured(
+        "model_layout",
+        ref.make_vgg_layers,
+        [[4, (1, 6), "M"]],
+        {"in_channels": 2},
+        None,
+        [1, 2, 7, 6],
+    )
+    assert_plain(report)
+    assert report["layers"][2] == [
+        "2", "Conv2d",
+        {"in_channels": 4, "out_channels": 6, "kernel_size": [1, 1], "stride": [1, 1],
+         "padding": [0, 0], "dilation": [1, 1], "groups": 1, "bias": True},
+    ]  # fmt: skip
+    assert report["state"][:2] == [["0.weight", [4, 2, 3, 3]], ["0.bias", [4]]]

@@ -22,7 +22,7 @@ from tests.check_harness import (
     passes_implementations,
     passes_the_solution,
 )
-from tests.kernel_grading import grades_through_a_kernel
+from tests.kernel_grading import assert_plain, grades_through_a_kernel, measured
 from tests.wrong import architectures as wrong
 
 FUNCTIONS = {"check_layer_table": ("layer_table",)}
@@ -235,3 +235,13 @@ def test_the_report_of_the_biggest_table_fits_the_wire():
     header = Codec(lambda obj: False).encode(report, buffers)
     assert len(report["rows"]) == 187 and not buffers
     assert len(json.dumps(header)) < (1 << 20) // 4
+
+
+def test_the_measurement_reports_plain_data_for_a_right_and_an_odd_answer():
+    def odd(model, input_shape):
+        rows = reference_table(model, input_shape)
+        rows[0]["output_shape"] = torch.Size(rows[0]["output_shape"])
+        return [*rows, ("not", "a dict"), {1: "a key that is no str", "macs": np.int64(3)}]
+
+    for func in (reference_table, odd):
+        assert_plain(measured("table_of_network", func, ["lenet5"], [2, 1, 28, 28], "cpu"))
