@@ -27,7 +27,15 @@ import torchinfo
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["count_flops", "flops_by_module", "LayerRow", "LayerTable", "layer_table"]
+__all__ = [
+    "count_flops",
+    "flops_by_module",
+    "LayerRow",
+    "LayerTable",
+    "layer_table",
+    "format_rows",
+    "print_rows",
+]
 
 
 def _device_of(model: nn.Module) -> torch.device:
@@ -181,3 +189,58 @@ def layer_table(model: nn.Module, input_size: Sequence[int], depth: int = 2) -> 
         )
     total_params = sum(p.numel() for p in model.parameters())
     return LayerTable(rows, total_params, flops[""], size)
+
+
+def format_rows(rows: Sequence[dict], types: Sequence[str] | None = None) -> str:
+    """A layer table of notebook 05's ``layer_table`` (a list of row dicts) as text.
+
+    Args:
+        rows: dicts with "name", "type", "output_shape", "params" and "macs", one per layer.
+        types: show only the rows of these types (e.g. ("Conv2d", "Linear")); the totals
+            are always those of all rows.
+
+    Returns:
+        one line per row (name, type, output shape, parameters, MACs) and a line of totals.
+    """
+    keys = ("name", "type", "output_shape", "params", "macs")
+    for index, row in enumerate(rows):
+        missing = [key for key in keys if key not in row]
+        if missing:
+            raise ValueError(
+                f"row {index} has no {', '.join(repr(k) for k in missing)}; every row must be a "
+                f"dict with the keys {', '.join(keys)}. It is {row!r}."
+            )
+    shown = [row for row in rows if types is None or row["type"] in types]
+    header = ("layer", "type", "output shape", "params", "MACs")
+    lines = [
+        (
+            str(row["name"]) or "(model)",
+            str(row["type"]),
+            "--" if row["output_shape"] is None else str(list(row["output_shape"])),
+            f"{row['params']:,}" if row["params"] else "--",
+            f"{row['macs']:,}" if row["macs"] else "--",
+        )
+        for row in shown
+    ]
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+
+    def fmt(cells) -> str:
+        left = [c.ljust(w) for c, w in zip(cells[:3], widths[:3])]
+        right = [c.rjust(w) for c, w in zip(cells[3:], widths[3:])]
+        return "  ".join(left + right)
+
+    params = sum(int(row["params"]) for row in rows)
+    macs = sum(int(row["macs"]) for row in rows)
+    rule = "-" * len(fmt(header))
+    total = (
+        f"{len(rows)} rows: {params:,} parameters, {macs:,} multiply-accumulates "
+        f"({2 * macs:,} FLOPs as a FLOP counter counts them)"
+    )
+    if len(shown) < len(rows):
+        total += f"; shown: the {len(shown)} of type {', '.join(types)}"
+    return "\n".join([fmt(header), rule, *(fmt(line) for line in lines), rule, total])
+
+
+def print_rows(rows: Sequence[dict], types: Sequence[str] | None = None) -> None:
+    """Print ``format_rows(rows, types)``: a layer table and its totals."""
+    print(format_rows(rows, types))

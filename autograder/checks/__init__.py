@@ -4,8 +4,8 @@ diagnosis otherwise. ``_engine`` is the machinery they all share.
 
 One module per topic, in notebook order: arithmetic (01); layers, convolution, pooling, losses,
 convnet and training (02); optim (03); batchnorm, initialization and normalization (04);
-architectures and resnet (05); random_augment, augment and transfer (06); detection,
-grid_detector, matching, evaluation and segmentation (07).
+architectures, counting, builders and resnet (05); random_augment, augment and transfer (06);
+detection, grid_detector, matching, evaluation and segmentation (07).
 """
 
 from autograder.checks import (
@@ -13,8 +13,10 @@ from autograder.checks import (
     arithmetic,
     augment,
     batchnorm,
+    builders,
     convnet,
     convolution,
+    counting,
     detection,
     evaluation,
     grid_detector,
@@ -35,8 +37,10 @@ from autograder.checks.architectures import *  # noqa: F401,F403
 from autograder.checks.arithmetic import *  # noqa: F401,F403
 from autograder.checks.augment import *  # noqa: F401,F403
 from autograder.checks.batchnorm import *  # noqa: F401,F403
+from autograder.checks.builders import *  # noqa: F401,F403
 from autograder.checks.convnet import *  # noqa: F401,F403
 from autograder.checks.convolution import *  # noqa: F401,F403
+from autograder.checks.counting import *  # noqa: F401,F403
 from autograder.checks.detection import *  # noqa: F401,F403
 from autograder.checks.evaluation import *  # noqa: F401,F403
 from autograder.checks.grid_detector import *  # noqa: F401,F403
@@ -68,6 +72,8 @@ __all__ = [
         initialization,
         normalization,
         architectures,
+        counting,
+        builders,
         resnet,
         random_augment,
         augment,

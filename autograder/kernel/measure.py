@@ -913,3 +913,214 @@ def train_epoch_run(
         "params": _arrays(model.params),
         "configs": {str(name): _config(config) for name, config in configs.items()},
     }
+
+
+# --- notebook 05: models built from a configuration, and layer tables -------------------------
+# make_vgg_layers, option A and resnet_cifar are judged by their modules and state-dict keys as
+# well as by what they compute; layer_table by the rows it gives for models built from recipes.
+
+
+def tagged(value: Any, depth: int = 0) -> list:
+    """A value of a student's answer as plain, type-exact data: ``["int", 3]``, ``["str",
+    "fc1"]``, ``["tuple", [...]]`` (a ``torch.Size`` is a tuple), ``["list", [...]]``,
+    ``["float", 0.5]``, ``["bool", True]``, ``["none"]``, or ``["other", its description]``.
+    Two answers are equal exactly when their tagged forms are: ``3`` and ``3.0``, or ``(1, 2)``
+    and ``[1, 2]``, are not."""
+    if value is None:
+        return ["none"]
+    if isinstance(value, (bool, np.bool_)):
+        return ["bool", bool(value)]
+    if isinstance(value, (int, np.integer)):
+        number = int(value)
+        return ["int", number] if type(number) is int else ["other", describe(value)]
+    if isinstance(value, (float, np.floating)):
+        return ["float", float(value)]
+    if isinstance(value, str):
+        return ["str", str.__str__(value)[:200]]
+    if isinstance(value, (tuple, list)) and depth < 3 and len(value) <= 64:
+        kind = "tuple" if isinstance(value, tuple) else "list"
+        return [kind, [tagged(item, depth + 1) for item in value]]
+    return ["other", describe(value)]
+
+
+def _pair(value: Any) -> Any:
+    """A size of a 2-d layer as a list of two ints (an int n is [n, n]); a string as itself."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return [int(value)] * 2
+    return [int(v) for v in value]
+
+
+def _attributes(module: Any) -> dict:
+    """What decides the function of a convolution, a pooling layer, a batch norm or a linear
+    layer, as plain data (empty for every other layer)."""
+    from torch import nn
+
+    if isinstance(module, nn.modules.conv._ConvNd):
+        return {
+            "in_channels": int(module.in_channels),
+            "out_channels": int(module.out_channels),
+            "kernel_size": _pair(module.kernel_size),
+            "stride": _pair(module.stride),
+            "padding": _pair(module.padding),
+            "dilation": _pair(module.dilation),
+            "groups": int(module.groups),
+            "bias": module.bias is not None,
+        }
+    if isinstance(module, (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd)):
+        facts = {
+            "kernel_size": _pair(module.kernel_size),
+            "stride": _pair(module.stride),
+            "padding": _pair(module.padding),
+            "ceil_mode": bool(module.ceil_mode),
+        }
+        if isinstance(module, nn.modules.pooling._MaxPoolNd):
+            facts["dilation"] = _pair(module.dilation)
+        return facts
+    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        return {
+            "num_features": int(module.num_features),
+            "affine": bool(module.affine),
+            "track_running_stats": bool(module.track_running_stats),
+        }
+    if isinstance(module, nn.Linear):
+        return {
+            "in_features": int(module.in_features),
+            "out_features": int(module.out_features),
+            "bias": module.bias is not None,
+        }
+    return {}
+
+
+@measurement
+def model_layout(
+    factory: Callable,
+    args: Sequence = (),
+    kwargs: dict | None = None,
+    trace: Sequence[int] | None = None,
+    functional: Sequence[int] | None = None,
+    dtype: str = "float64",
+) -> dict:
+    """``model``'s report of ``factory(*args, **kwargs)``, with the model's layout first.
+
+    Built on the meta device, the layout is ``layers``: one ``[name, type, attributes]`` per
+    leaf module (one without children) in the order of ``named_modules()``, the attributes
+    those that decide what a convolution, pooling layer, batch norm or linear layer computes
+    (see ``_attributes``); and ``state``: ``[key, shape]`` of every state-dict entry in order,
+    the keys by which saved weights load. A layout that cannot be read is an ``error`` of the
+    stage "layout"; a build that fails is ``model``'s report alone.
+    """
+    import torch
+    from torch import nn
+
+    kwargs = dict(kwargs or {})
+    try:
+        with torch.device("meta"):
+            built = factory(*args, **kwargs)
+    except Exception as exc:
+        return {"error": error_report(exc, "build")}
+    if not isinstance(built, nn.Module):
+        return {"module": False, "type": type(built).__name__}
+    try:
+        layers = [
+            [str(name), type(module).__name__, _attributes(module)]
+            for name, module in built.named_modules()
+            if next(module.children(), None) is None
+        ]
+        state = [[str(k), [int(s) for s in t.shape]] for k, t in built.state_dict().items()]
+    except Exception as exc:
+        return {"module": True, "error": error_report(exc, "layout")}
+    del built
+    report = model(factory, args, kwargs, trace=trace, functional=functional, dtype=dtype)
+    report.update(layers=layers, state=state)
+    return report
+
+
+def build_network(recipe: Sequence):
+    """An nn.Module from a recipe in ``build_recipe``'s language, or of these kinds:
+    ["conv", in, out, kernel, options] (kernel an int or [kh, kw]; options nn.Conv2d's
+    keywords stride, padding, dilation, groups, bias), ["maxpool2d", kernel, stride],
+    ["adaptiveavgpool2d", size], ["vgg", config, batch_norm], ["resnet", 18 | 34 | 50],
+    ["googlenet"], ["alexnet"] (course_utils' reference models), and ["sequential",
+    [recipe, ...]] and ["shared", recipe] made of any of them."""
+    from torch import nn
+
+    kind, *rest = recipe
+    if kind == "conv":
+        kernel = rest[2] if isinstance(rest[2], int) else tuple(int(k) for k in rest[2])
+        options = dict(rest[3]) if len(rest) > 3 else {}
+        return nn.Conv2d(int(rest[0]), int(rest[1]), kernel, **options)
+    if kind == "maxpool2d":
+        return nn.MaxPool2d(int(rest[0]), stride=int(rest[1]))
+    if kind == "adaptiveavgpool2d":
+        return nn.AdaptiveAvgPool2d(int(rest[0]))
+    if kind == "sequential":
+        return nn.Sequential(*(build_network(r) for r in rest[0]))
+    if kind == "shared":
+        shared = build_network(rest[0])
+        return nn.Sequential(shared, nn.ReLU(), shared)
+    if kind in ("vgg", "resnet", "googlenet", "alexnet"):
+        from course_utils.reference import architectures as reference
+
+        if kind == "vgg":
+            return reference.VGG(str(rest[0]), batch_norm=bool(rest[1]))
+        if kind == "resnet":
+            return {18: reference.resnet18, 34: reference.resnet34, 50: reference.resnet50}[
+                int(rest[0])
+            ]()
+        return reference.GoogLeNet() if kind == "googlenet" else reference.AlexNet()
+    return build_recipe(recipe)
+
+
+def _hooks(model: Any) -> int:
+    """The forward hooks on ``model``'s modules, and the global ones."""
+    from torch.nn.modules import module as torch_module
+
+    own = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+    return own + len(torch_module._global_forward_hooks)
+
+
+# A report must fit the wire's 1 MiB header: GoogLeNet at 224x224 has 187 rows.
+_MAX_ROWS, _MAX_KEYS = 2000, 16
+
+
+@measurement
+def table_of_network(
+    func: Callable, recipe: Sequence, input_shape: Sequence[int], device: str = "cpu"
+) -> dict:
+    """``func(model, input_shape)`` for the model of ``recipe`` (``build_network``), built on
+    ``device`` ("cpu" or "meta") in training mode.
+
+    The report holds ``error``; or ``answer`` (its description) when the answer is not a list;
+    or ``rows``, one per item of the list (the first 2,000; ``count`` says how many there
+    are): ``{"items": {key: tagged value}}`` for a dict (its first 16 string keys),
+    ``{"answer": description}`` for anything else. With the rows come
+    ``hooks_left`` (forward hooks that the call added and left on the model or globally) and
+    ``training`` (the model's mode after the call).
+    """
+    import torch
+
+    with torch.device(device):
+        built = build_network(recipe)
+    built.train()
+    hooks_before = _hooks(built)
+    try:
+        value = func(built, tuple(int(s) for s in input_shape))
+    except Exception as exc:
+        return {"error": error_report(exc, "call")}
+    if not isinstance(value, list):
+        return {"answer": describe(value)}
+    rows = []
+    for row in value[:_MAX_ROWS]:
+        if isinstance(row, dict):
+            keys = [k for k in row if isinstance(k, str)][:_MAX_KEYS]
+            rows.append({"items": {str.__str__(k): tagged(row[k]) for k in keys}})
+        else:
+            rows.append({"answer": describe(row)})
+    return {
+        "rows": rows,
+        "count": len(value),
+        "hooks_left": int(_hooks(built) - hooks_before),
+        "training": bool(built.training),
+    }

@@ -25,6 +25,7 @@ from course_utils.reference.batchnorm import (
     spatial_batchnorm_forward,
 )
 from course_utils.reference.convnet import ThreeLayerConvNet, train_epoch
+from course_utils.reference.counting import layer_macs, layer_table
 from course_utils.reference.detection import *  # noqa: F403  (notebook 07)
 from course_utils.reference.evaluation import *  # noqa: F403  (notebook 07: anchors, AP)
 from course_utils.reference.layers import (
@@ -120,6 +121,9 @@ __all__ = [
     "spatial_groupnorm_forward",
     "spatial_groupnorm_backward",
     "kaiming_normal",
+    # notebook 05 (its models come from architectures, below)
+    "layer_table",
+    "layer_macs",
     # nn.Module layers on the twins
     "Conv2d",
     "ReLU",

@@ -12,10 +12,16 @@ allow: VGG, GoogLeNet and ResNet take 32x32, AlexNet needs at least 63x63.
 | ``VGG("A")`` ... ``VGG("E")`` | 132,863,336 / 133,047,848 / 133,638,952 / 138,357,544 / 143,667,240 | torchvision ``vgg11`` / ``vgg13`` / -- / ``vgg16`` / ``vgg19`` |
 | ``GoogLeNet()`` | 6,624,904 (13,004,888 with ``aux_logits=True``) | torchvision ``googlenet`` |
 | ``resnet18/34/50()`` | 11,689,512 / 21,797,672 / 25,557,032 | torchvision |
+| ``resnet_cifar(depth)``, option A | 269,722 / 464,154 / 658,586 / 853,018 / 1,727,962 for depth 20 / 32 / 44 / 56 / 110 | the paper's section 4.2 |
 
-Inputs are images (N, C, H, W); every model returns class scores (N, num_classes).
-Beside the exact models, small variants for 28x28 Fashion-MNIST that really train on a CPU:
-``small_vgg``, ``small_resnet`` and ``degradation_net`` (plain or residual nets of any depth).
+VGG's features come from ``make_vgg_layers(cfg)``, module for module as torchvision's
+``make_layers``, so torchvision's VGG state dicts load by key. ``BasicBlock`` takes the
+paper's shortcut option A (``ZeroPadShortcut``: subsampled identity, zero-padded channels, no
+parameters) or B (projection, the default). Inputs are images (N, C, H, W); every model
+returns class scores (N, num_classes). Beside the exact models, small variants for 28x28
+Fashion-MNIST that really train on a CPU: ``resnet_cifar`` and its plain twin ``plain_cifar``
+at any width, ``small_vgg``, ``small_resnet`` and ``degradation_net`` (plain or residual nets
+of any depth, with or without batch norm).
 """
 
 from __future__ import annotations
@@ -29,15 +35,19 @@ __all__ = [
     "AlexNet",
     "ZFNet",
     "VGG_CONFIGS",
+    "make_vgg_layers",
     "VGG",
     "InceptionModule",
     "GoogLeNet",
+    "ZeroPadShortcut",
     "BasicBlock",
     "Bottleneck",
     "ResNet",
     "resnet18",
     "resnet34",
     "resnet50",
+    "resnet_cifar",
+    "plain_cifar",
     "small_vgg",
     "small_resnet",
     "degradation_net",
@@ -180,77 +190,66 @@ class ZFNet(nn.Module):
 
 # --- VGG --------------------------------------------------------------------------------------
 
-#: The paper's Table 1, one list per configuration: an int is a 3x3 conv with that many
-#: channels (padding 1), ``(1, n)`` a 1x1 conv with n channels (configuration C), ``"M"`` a
-#: 2x2 max pool with stride 2, ``"LRN"`` local response normalisation (A-LRN).
+#: The paper's Table 1, one list per configuration, in ``make_vgg_layers``'s language: an int
+#: is a 3x3 conv with that many channels (padding 1), ``(1, n)`` a 1x1 conv with n channels
+#: (configuration C), ``"M"`` a 2x2 max pool with stride 2, ``"LRN"`` local response
+#: normalisation (A-LRN). A, B, D and E are torchvision's ``cfgs`` "A", "B", "D", "E".
+# fmt: off
 VGG_CONFIGS: dict[str, list] = {
     "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "A-LRN": [64, "LRN", "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
-    "C": [
-        64,
-        64,
-        "M",
-        128,
-        128,
-        "M",
-        256,
-        256,
-        (1, 256),
-        "M",
-        512,
-        512,
-        (1, 512),
-        "M",
-        512,
-        512,
-        (1, 512),
-        "M",
-    ],  # fmt: skip
-    "D": [
-        64,
-        64,
-        "M",
-        128,
-        128,
-        "M",
-        256,
-        256,
-        256,
-        "M",
-        512,
-        512,
-        512,
-        "M",
-        512,
-        512,
-        512,
-        "M",
-    ],  # fmt: skip
-    "E": [
-        64,
-        64,
-        "M",
-        128,
-        128,
-        "M",
-        256,
-        256,
-        256,
-        256,
-        "M",
-        512,
-        512,
-        512,
-        512,
-        "M",
-        512,
-        512,
-        512,
-        512,
-        "M",
-    ],  # fmt: skip
+    "C": [64, 64, "M", 128, 128, "M", 256, 256, (1, 256), "M", 512, 512, (1, 512), "M",
+          512, 512, (1, 512), "M"],
+    "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+          512, 512, 512, "M"],
+    "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+          512, 512, 512, 512, "M"],
 }
+# fmt: on
+
+
+def make_vgg_layers(cfg: list, in_channels: int = 3, batch_norm: bool = False) -> nn.Sequential:
+    """VGG's feature extractor from a configuration, module for module as torchvision builds it.
+
+    Each item of ``cfg`` adds modules to one ``nn.Sequential``, in this order:
+
+        int n        Conv2d(channels, n, 3, padding=1) [-> BatchNorm2d(n)] -> ReLU(inplace=True)
+        "M"          MaxPool2d(kernel_size=2, stride=2)
+        (k, n)       Conv2d(channels, n, k, padding=k // 2) [-> BatchNorm2d(n)] -> ReLU
+                     (configuration C's 1x1 convs; not in torchvision)
+        "LRN"        LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0) (A-LRN; not in torchvision)
+
+    where ``channels`` starts at ``in_channels`` and becomes each conv's n; the batch norm is
+    there only with ``batch_norm``. For torchvision's configurations the modules, and so the
+    state-dict keys (``0.weight``, ``0.bias``, ``1.running_mean`` ...), are exactly those of
+    ``torchvision.models.vgg.make_layers``, so its weights load by key. (N, in_channels, H, W)
+    -> (N, last n, H / 2^pools, W / 2^pools).
+    """
+    layers: list[nn.Module] = []
+    channels = in_channels
+    for item in cfg:
+        if item == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            continue
+        if item == "LRN":
+            layers.append(nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0))
+            continue
+        if isinstance(item, int) and not isinstance(item, bool):
+            kernel, out = 3, item
+        elif isinstance(item, tuple) and len(item) == 2 and all(type(v) is int for v in item):
+            kernel, out = item
+        else:
+            raise ValueError(
+                f"each item of cfg must be an int (a 3x3 conv's channels), (kernel, channels), "
+                f'"M" or "LRN"; got {item!r} in {cfg!r}.'
+            )
+        layers.append(nn.Conv2d(channels, out, kernel_size=kernel, padding=kernel // 2))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(out))
+        layers.append(nn.ReLU(inplace=True))
+        channels = out
+    return nn.Sequential(*layers)
 
 
 class VGG(nn.Module):
@@ -263,6 +262,8 @@ class VGG(nn.Module):
     25088->4096, ReLU, dropout 0.5, fc 4096->4096, ReLU, dropout 0.5, fc 4096->num_classes
     (torchvision's layout). "A-LRN" (A with local response normalisation after conv1) is
     accepted as well. Configuration "D" is VGG-16 (138,357,544 parameters), "E" VGG-19.
+    ``features`` is ``make_vgg_layers(VGG_CONFIGS[config], batch_norm=batch_norm)``, so the
+    state dict has torchvision's keys (``features.0.weight`` ... ``classifier.6.bias``).
     """
 
     def __init__(self, config: str = "D", num_classes: int = 1000, batch_norm: bool = False):
@@ -271,21 +272,7 @@ class VGG(nn.Module):
             raise ValueError(
                 f"config must be one of {', '.join(repr(c) for c in VGG_CONFIGS)}, got {config!r}."
             )
-        layers: list[nn.Module] = []
-        channels = 3
-        for item in VGG_CONFIGS[config]:
-            if item == "M":
-                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-            elif item == "LRN":
-                layers.append(nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0))
-            else:
-                kernel, out = (3, item) if isinstance(item, int) else item
-                layers.append(nn.Conv2d(channels, out, kernel_size=kernel, padding=kernel // 2))
-                if batch_norm:
-                    layers.append(nn.BatchNorm2d(out))
-                layers.append(nn.ReLU(inplace=True))
-                channels = out
-        self.features = nn.Sequential(*layers)
+        self.features = make_vgg_layers(VGG_CONFIGS[config], batch_norm=batch_norm)
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
         self.classifier = nn.Sequential(
             nn.Linear(512 * 7 * 7, 4096),
@@ -444,10 +431,50 @@ class GoogLeNet(nn.Module):
 # --- ResNet -------------------------------------------------------------------------------------
 
 
-def _shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
-    """Identity when the shape is kept; else the projection: 1x1 conv (stride, no bias) + BN."""
+class ZeroPadShortcut(nn.Module):
+    """ResNet's shortcut option A: the identity, subsampled and zero-padded; no parameters.
+
+    x (N, in_channels, H, W) -> (N, out_channels, ceil(H / stride), ceil(W / stride)):
+    ``x[:, :, ::stride, ::stride]`` (the even rows and columns when stride is 2, which are
+    the positions a 3x3 conv with stride 2 and padding 1 centres on), then
+    ``(out_channels - in_channels) // 2`` channels of zeros before and as many after, so the
+    input's channels sit in the middle. He et al. (2015), section 4.2, option (A).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        extra = out_channels - in_channels
+        if extra < 0 or extra % 2:
+            raise ValueError(
+                f"shortcut option A pads the channels equally on both sides, so out_channels - "
+                f"in_channels must be even and not negative; got {out_channels} - {in_channels} "
+                f'= {extra}. Use shortcut="B" (a projection) for this block.'
+            )
+        self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]  # (N, in_channels, H_out, W_out)
+        side = (self.out_channels - self.in_channels) // 2
+        return nn.functional.pad(x, (0, 0, 0, 0, side, side))  # (N, out_channels, ...)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"
+
+
+SHORTCUTS = ("A", "B")
+
+
+def _shortcut(in_channels: int, out_channels: int, stride: int, kind: str = "B") -> nn.Module:
+    """Identity when the shape is kept; else option A (``ZeroPadShortcut``) or option B, the
+    projection 1x1 conv (stride, no bias) + BN."""
+    if kind not in SHORTCUTS:
+        raise ValueError(
+            f'shortcut must be "A" (zero-padded identity) or "B" (projection), got {kind!r}.'
+        )
     if stride == 1 and in_channels == out_channels:
         return nn.Identity()
+    if kind == "A":
+        return ZeroPadShortcut(in_channels, out_channels, stride)
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
         nn.BatchNorm2d(out_channels),
@@ -459,20 +486,22 @@ class BasicBlock(nn.Module):
 
     x (N, in_channels, H, W) -> (N, channels, H / stride, W / stride), with
     F = conv3x3(stride) -> BN -> ReLU -> conv3x3 -> BN (convs without bias, padding 1), and
-    the shortcut the identity when stride == 1 and in_channels == channels, else the
-    projection 1x1 conv (stride, no bias) -> BN. The ReLU comes after the addition.
+    the shortcut the identity when stride == 1 and in_channels == channels; else, with
+    ``shortcut="B"`` (the default, torchvision's), the projection 1x1 conv (stride, no bias)
+    -> BN, and with ``shortcut="A"`` (the paper's CIFAR nets) the parameter-free
+    ``ZeroPadShortcut``. The ReLU comes after the addition.
     """
 
     expansion = 1
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1):
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, shortcut: str = "B"):
         super().__init__()
         out_channels = channels * self.expansion
         self.conv1 = nn.Conv2d(in_channels, channels, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(channels)
         self.conv2 = nn.Conv2d(channels, out_channels, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
-        self.shortcut = _shortcut(in_channels, out_channels, stride)
+        self.shortcut = _shortcut(in_channels, out_channels, stride, shortcut)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.relu(self.bn1(self.conv1(x)))
@@ -568,36 +597,56 @@ def resnet50(num_classes: int = 1000) -> ResNet:
     return ResNet(Bottleneck, [3, 4, 6, 3], num_classes=num_classes)
 
 
-# --- small versions that train on Fashion-MNIST -------------------------------------------------
+# --- the CIFAR-10 ResNets of the paper's section 4.2 -------------------------------------------
 
 
-def small_vgg(
-    num_classes: int = 10, in_channels: int = 1, width: int = 16, batch_norm: bool = True
+def _cifar_depth(depth: int) -> int:
+    """n for depth = 6n + 2 (n >= 1), or a ValueError that lists the valid depths."""
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(
+            f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got {depth!r}."
+        )
+    return (depth - 2) // 6
+
+
+def resnet_cifar(
+    depth: int = 20,
+    num_classes: int = 10,
+    shortcut: str = "A",
+    in_channels: int = 3,
+    width: int = 16,
 ) -> nn.Sequential:
-    """A narrow VGG for 28x28 images: three stages of two 3x3 convs, each stage max-pooled.
+    """The paper's CIFAR-10 ResNets (He et al., 2015, section 4.2): depth = 6n + 2 layers.
 
-    (N, in_channels, 28, 28) -> (N, num_classes). Channels width, 2*width, 4*width; spatial
-    28 -> 14 -> 7 -> 3; then fc (4 * width * 9) -> 128, ReLU, dropout 0.5, fc 128 -> classes.
+    (N, in_channels, H, W) -> scores (N, num_classes); the paper's images are 32x32
+    (32 -> 16 -> 8), Fashion-MNIST's 28x28 work as well (28 -> 14 -> 7):
+
+        3x3 conv (width, no bias) -> BN -> ReLU                  (N, width, H, W)
+        n BasicBlocks, width channels, stride 1                   (N, width, H, W)
+        n BasicBlocks, 2 width, the first with stride 2           (N, 2 width, H/2, W/2)
+        n BasicBlocks, 4 width, the first with stride 2           (N, 4 width, H/4, W/4)
+        global average pool -> flatten -> fc 4 width -> num_classes
+
+    The two blocks that change the shape use ``shortcut`` ("A": ``ZeroPadShortcut``, the
+    paper's choice for these nets; "B": projection); the others the identity. ``width`` is 16
+    in the paper. Weights keep PyTorch's default initialisation. Parameters with option A and
+    10 classes: depth 20: 269,722; 32: 464,154; 44: 658,586; 56: 853,018; 110: 1,727,962
+    (the paper's "0.27M" ... "1.7M").
     """
-    layers: list[nn.Module] = []
-    channels = in_channels
-    for out in (width, width, "M", 2 * width, 2 * width, "M", 4 * width, 4 * width, "M"):
-        if out == "M":
-            layers.append(nn.MaxPool2d(2, stride=2))
-            continue
-        layers.append(nn.Conv2d(channels, out, kernel_size=3, padding=1))
-        if batch_norm:
-            layers.append(nn.BatchNorm2d(out))
-        layers.append(nn.ReLU(inplace=True))
-        channels = out
-    return nn.Sequential(
-        *layers,
-        nn.Flatten(),
-        nn.Linear(4 * width * 3 * 3, 128),
+    n = _cifar_depth(depth)
+    layers: list[nn.Module] = [
+        nn.Conv2d(in_channels, width, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm2d(width),
         nn.ReLU(inplace=True),
-        nn.Dropout(p=0.5),
-        nn.Linear(128, num_classes),
-    )
+    ]
+    channels = width
+    for stage, out in enumerate((width, 2 * width, 4 * width)):
+        for b in range(n):
+            stride = 2 if stage > 0 and b == 0 else 1
+            layers.append(BasicBlock(channels, out, stride, shortcut=shortcut))
+            channels = out
+    layers += [nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(channels, num_classes)]
+    return nn.Sequential(*layers)
 
 
 class _PlainBlock(nn.Module):
@@ -613,6 +662,53 @@ class _PlainBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.relu(self.bn1(self.conv1(x)))
         return torch.relu(self.bn2(self.conv2(out)))
+
+
+def plain_cifar(
+    depth: int = 20, num_classes: int = 10, in_channels: int = 3, width: int = 16
+) -> nn.Sequential:
+    """``resnet_cifar``'s plain twin: the same layers, in the same order, without shortcuts.
+
+    Each block is conv3x3(stride) -> BN -> ReLU -> conv3x3 -> BN -> ReLU, so the net is the
+    paper's "plain" network of the same depth (its Figure 6, left): (N, in_channels, H, W) ->
+    (N, num_classes). With option A the two nets have the same parameters, one for one.
+    """
+    n = _cifar_depth(depth)
+    layers: list[nn.Module] = [
+        nn.Conv2d(in_channels, width, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm2d(width),
+        nn.ReLU(inplace=True),
+    ]
+    channels = width
+    for stage, out in enumerate((width, 2 * width, 4 * width)):
+        for b in range(n):
+            layers.append(_PlainBlock(channels, out, 2 if stage > 0 and b == 0 else 1))
+            channels = out
+    layers += [nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(channels, num_classes)]
+    return nn.Sequential(*layers)
+
+
+# --- small versions that train on Fashion-MNIST -------------------------------------------------
+
+
+def small_vgg(
+    num_classes: int = 10, in_channels: int = 1, width: int = 16, batch_norm: bool = True
+) -> nn.Sequential:
+    """A narrow VGG for 28x28 images: three stages of two 3x3 convs, each stage max-pooled.
+
+    (N, in_channels, 28, 28) -> (N, num_classes). Channels width, 2*width, 4*width; spatial
+    28 -> 14 -> 7 -> 3; then fc (4 * width * 9) -> 128, ReLU, dropout 0.5, fc 128 -> classes.
+    """
+    cfg = [width, width, "M", 2 * width, 2 * width, "M", 4 * width, 4 * width, "M"]
+    features = make_vgg_layers(cfg, in_channels=in_channels, batch_norm=batch_norm)
+    return nn.Sequential(
+        *features,
+        nn.Flatten(),
+        nn.Linear(4 * width * 3 * 3, 128),
+        nn.ReLU(inplace=True),
+        nn.Dropout(p=0.5),
+        nn.Linear(128, num_classes),
+    )
 
 
 class _UnnormalisedBlock(nn.Module):
@@ -678,8 +774,8 @@ def degradation_net(
 
     With ``batch_norm=False`` the same layers lose their batch norms (the convs get biases
     instead) and are He-initialised, the residual branches' last convs at zero (see
-    ``_init_unnormalised``): without batch norm a deep plain net falls behind a shallow one
-    within a hundred steps, where the paper's nets with batch norm needed tens of thousands.
+    ``_init_unnormalised``). (Notebook 05's degradation experiment uses ``plain_cifar`` and
+    ``resnet_cifar``, with batch norm, whose deep plain net falls behind within fifty steps.)
 
     (N, in_channels, 28, 28) -> (N, num_classes).
     """

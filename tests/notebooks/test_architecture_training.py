@@ -1,11 +1,10 @@
 """Notebook 05's training experiments rest on nets that behave as its prose says.
 
-The fast configuration's results (every small model over 80%, the deep plain net training worse
+The fast configuration's results (every small model over 70%, the deep plain net training worse
 and the residual one not) are asserted in the notebook's own cells, so every run of the notebook
 in the suite (tests/notebooks/test_student_env.py, tests/e2e/test_demo.py) checks them. Here: the
-degradation nets' structure and start-up behaviour, and the GPU configuration (``FAST = False``),
-which runs the notebook's cells in this process only with CUDA and the original Fashion-MNIST
-files.
+degradation nets' structure, and the GPU configuration (``FAST = False``), which runs the
+notebook's cells in this process only with CUDA and the original Fashion-MNIST files.
 """
 
 from __future__ import annotations
@@ -46,47 +45,19 @@ def run_notebook_cells(monkeypatch, fast: bool, *grade_ids: str) -> dict:
     return namespace
 
 
-def test_unnormalised_degradation_nets_have_6n_plus_2_weight_layers_and_no_batch_norm():
+def test_fast_degradation_nets_differ_only_in_their_shortcuts():
+    # The notebook's FAST nets: reference.plain_cifar and the student's resnet_cifar (here the
+    # reference's), depths 8 and 32, 8 channels, batch norm in every block.
     for depth in (8, 32):
-        for residual in (False, True):
-            model = arch.degradation_net(depth, residual, batch_norm=False)
-            assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
-            weighted = [
-                m for name, m in model.named_modules()
-                if isinstance(m, (nn.Conv2d, nn.Linear)) and "shortcut" not in name
-            ]  # fmt: skip
-            assert len(weighted) == depth
+        plain = arch.plain_cifar(depth, in_channels=1, width=8)
+        residual = arch.resnet_cifar(depth, in_channels=1, width=8)
+        weighted = [m for m in plain.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+        assert len(weighted) == depth
+        assert sum(isinstance(m, nn.BatchNorm2d) for m in plain.modules()) == depth - 1
+        shapes = [tuple(p.shape) for p in plain.parameters()]
+        assert shapes == [tuple(p.shape) for p in residual.parameters()]  # option A: no weights
+        for model in (plain, residual):
             assert tuple(model(torch.zeros(2, 1, 28, 28)).shape) == (2, 10)
-
-
-def test_unnormalised_residual_blocks_with_identity_shortcuts_start_as_the_identity():
-    torch.manual_seed(0)
-    model = arch.degradation_net(20, residual=True, width=8, batch_norm=False)
-    blocks = [m for m in model if hasattr(m, "shortcut") and isinstance(m.shortcut, nn.Identity)]
-    assert len(blocks) == 7  # 3 blocks a stage, less the first block of stages 2 and 3
-    for block in blocks:
-        channels = block.conv1.in_channels
-        x = torch.rand(2, channels, 7, 7)  # non-negative, as it comes out of a ReLU
-        torch.testing.assert_close(block(x), x, rtol=0, atol=0)
-
-
-def test_at_initialisation_a_deep_plain_net_weakens_the_signal_and_a_residual_one_does_not():
-    # He initialisation keeps the signal's scale only on average: at 8 channels a 32-layer
-    # plain stack shrinks it (median over seeds), while residual blocks start as the identity.
-    x = torch.rand(16, 1, 28, 28)
-
-    def median_rms(depth: int, residual: bool) -> float:
-        values = []
-        for seed in range(7):
-            torch.manual_seed(seed)
-            model = arch.degradation_net(depth, residual, width=8, batch_norm=False)
-            with torch.no_grad():
-                values.append(model[:-1](x).pow(2).mean().sqrt().item())  # pooled features
-        return sorted(values)[len(values) // 2]
-
-    shallow, deep, residual = median_rms(8, False), median_rms(32, False), median_rms(32, True)
-    assert deep < 0.5 * shallow, (deep, shallow)
-    assert residual > 0.5 * shallow, (residual, shallow)
 
 
 @pytest.mark.cuda

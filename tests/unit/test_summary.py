@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from course_utils.reference import architectures as arch
-from course_utils.summary import count_flops, flops_by_module, layer_table
+from course_utils.reference.counting import layer_table as reference_layer_table
+from course_utils.summary import count_flops, flops_by_module, format_rows, layer_table
 
 
 def test_count_flops_counts_a_multiply_add_as_two_flops():
@@ -43,3 +44,16 @@ def test_layer_table_restores_training_mode():
 def test_layer_table_refuses_a_bad_input_size():
     with pytest.raises(ValueError, match="input_size"):
         layer_table(arch.LeNet5(), (1, 1, 28.0, 28))
+
+
+def test_format_rows_prints_a_layer_table_with_its_totals_and_a_filter():
+    rows = reference_layer_table(arch.LeNet5(), (1, 1, 28, 28))
+    text = format_rows(rows)
+    assert "conv2  Conv2d     [1, 16, 10, 10]   2,416  240,000" in text
+    assert text.splitlines()[-1].startswith(
+        "7 rows: 61,706 parameters, 416,520 multiply-accumulates"
+    )
+    only = format_rows(rows, types=("Linear",))
+    assert "conv1" not in only and "fc3" in only and "61,706 parameters" in only
+    with pytest.raises(ValueError, match="'macs'"):
+        format_rows([{"name": "x", "type": "ReLU", "output_shape": (1,), "params": 0}])
