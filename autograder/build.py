@@ -85,7 +85,9 @@ def validate_source(path: Path) -> dict:
         ReleaseError: naming the file, and each cell (by number and grade id) that is wrong:
             not valid JSON or nbformat; no nbgrader cells; a missing or repeated grade id;
             a test cell without points; solution or hidden-test markers that are unbalanced
-            or sit in a cell nbgrader would not strip (their text would reach students).
+            or sit in a cell nbgrader would not strip (their text would reach students); a
+            cell graded by hand without a model answer and rubric in its solution region, or
+            a rubric outside one (`autograder.rubrics`).
     """
     import nbformat
 
@@ -158,6 +160,9 @@ def validate_source(path: Path) -> dict:
             )
         problems += _marker_problems(source, SOLUTION_MARKERS, label)
         problems += _marker_problems(source, HIDDEN_TEST_MARKERS, label)
+    from autograder.rubrics import rubric_problems
+
+    problems += rubric_problems(notebook.cells)
     if num_nbgrader_cells == 0:
         problems.append(
             "no cell has nbgrader metadata (no solution or test cells); mark them with "

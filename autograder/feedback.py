@@ -110,6 +110,8 @@ def _preprocessors() -> list:
     from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
     from nbgrader.utils import is_grade
 
+    from autograder.rubrics import HideRubrics
+
     class FoldTracebacks(NbGraderPreprocessor):
         """Show each error's diagnosis first and fold its traceback."""
 
@@ -184,7 +186,7 @@ def _preprocessors() -> list:
             )
             return nb, resources
 
-    return [GetGrades, ScoreTable, FoldTracebacks, CSSHTMLHeaderPreprocessor]
+    return [HideRubrics, GetGrades, ScoreTable, FoldTracebacks, CSSHTMLHeaderPreprocessor]
 
 
 def generate_feedback(

@@ -86,6 +86,7 @@ from autograder.course import (
 )
 from autograder.isolation.sandbox import Limits, detect_protections, kernel_memory_bytes
 from autograder.isolation.verdicts import grade_notebook
+from autograder.rubrics import ShowRubrics
 
 # Where the checks run (see docs/grading-security.md, "Isolation"): "sandbox" runs the student's
 # cells in a sandboxed kernel and the checks here, through proxies; "kernel" runs every cell,
@@ -974,5 +975,6 @@ def _pipeline(execute: type) -> list[type]:
         LimitOutput,
         SaveAutoGrades,
         AssignLatePenalties,
+        ShowRubrics,  # the model answer and rubric after each written answer, for formgrader
         CheckCellMetadata,
     ]
