@@ -9,6 +9,9 @@ formgrader and the CSV), with two additions:
 - every error output shows the diagnosis (the exception's message: for a failed check, the
   AssertionError text) prominently, with the traceback folded away below it.
 
+The cells with the model answer and rubric that autograde adds for formgrader
+(`autograder.rubrics`) are left out: students never see them.
+
 A submission that could not be run at all (e.g. not valid JSON) gets a short page that says
 why and shows its score of 0 out of the assignment's points.
 
