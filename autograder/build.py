@@ -8,7 +8,7 @@ One assignment at a time:
 3. run nbgrader's `GenerateAssignment`, which strips solutions and hidden tests, locks the test
    cells, stores checksums, and records the assignment and its cells in the gradebook;
 4. put the Colab setup cell (and, when the course configures it, the "Open in Colab" badge)
-   at the top of the release (`autograder.colab`; the source notebooks stay as they are);
+   under the title of the release (`autograder.colab`; the source notebooks stay as they are);
 5. optionally copy the release to a folder for students (`--out DIR`).
 """
 
@@ -277,7 +277,7 @@ def release(
             leaves the course as it was.
         CourseError: the course's `colab.json` is broken (see `autograder.colab`).
 
-    Every release starts with the Colab setup cell, and with the "Open in Colab" badge when
+    Every release has the Colab setup cell under its title, and the "Open in Colab" badge when
     the course's `colab.json` says where the releases are published (`autograder.colab`).
     """
     source_dir = _resolve_source(source)
