@@ -8,7 +8,7 @@ One assignment at a time:
 3. run nbgrader's `GenerateAssignment`, which strips solutions and hidden tests, locks the test
    cells, stores checksums, and records the assignment and its cells in the gradebook;
 4. put the Colab setup cell (and, when the course configures it, the "Open in Colab" badge)
-   at the top of the release (`autograder.colab`; the source notebooks stay as they are);
+   under the title of the release (`autograder.colab`; the source notebooks stay as they are);
 5. optionally copy the release to a folder for students (`--out DIR`).
 """
 
@@ -85,7 +85,9 @@ def validate_source(path: Path) -> dict:
         ReleaseError: naming the file, and each cell (by number and grade id) that is wrong:
             not valid JSON or nbformat; no nbgrader cells; a missing or repeated grade id;
             a test cell without points; solution or hidden-test markers that are unbalanced
-            or sit in a cell nbgrader would not strip (their text would reach students).
+            or sit in a cell nbgrader would not strip (their text would reach students); a
+            cell graded by hand without a model answer and rubric in its solution region, or
+            a rubric outside one (`autograder.rubrics`).
     """
     import nbformat
 
@@ -158,6 +160,9 @@ def validate_source(path: Path) -> dict:
             )
         problems += _marker_problems(source, SOLUTION_MARKERS, label)
         problems += _marker_problems(source, HIDDEN_TEST_MARKERS, label)
+    from autograder.rubrics import rubric_problems
+
+    problems += rubric_problems(notebook.cells)
     if num_nbgrader_cells == 0:
         problems.append(
             "no cell has nbgrader metadata (no solution or test cells); mark them with "
@@ -272,7 +277,7 @@ def release(
             leaves the course as it was.
         CourseError: the course's `colab.json` is broken (see `autograder.colab`).
 
-    Every release starts with the Colab setup cell, and with the "Open in Colab" badge when
+    Every release has the Colab setup cell under its title, and the "Open in Colab" badge when
     the course's `colab.json` says where the releases are published (`autograder.colab`).
     """
     source_dir = _resolve_source(source)

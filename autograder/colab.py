@@ -1,15 +1,17 @@
-"""Colab: the setup cell and the "Open in Colab" link on top of every release notebook.
+"""Colab: the setup cell and the "Open in Colab" link of every release notebook.
 
-`cnn-course release` puts two cells in front of each release notebook (never in the source
-notebooks):
+`cnn-course release` puts up to two cells into each release notebook (never into the source
+notebooks), right under its title and learning goals (before its first code cell), so that
+a student's first screen is the assignment itself:
 
 1. when the course says where its release notebooks are published on GitHub, a markdown
    cell with an "Open in Colab" badge linking to that notebook on Colab;
-2. always, one setup code cell. On a local install (JupyterLab, `pip install -e .`) it does
-   nothing. On Colab it installs the course package (and with it the shipped data) from the
-   configured location when `course_utils` is not importable yet, optionally unpacks a data
-   archive and points `$CNN_COURSE_DATA` at it, and selects the GPU when the runtime has one
-   (`$CNN_COURSE_DEVICE=cuda`, which `course_utils.device.default_device()` reads).
+2. always, one short setup code cell (`setup_cell_source`). On a local install (JupyterLab,
+   `pip install -e .`, autograding) it does nothing. On Colab it pip-installs the course
+   package (and with it the shipped data) from the configured location when `course_utils`
+   is not importable yet, and, when the course configures a data archive, unpacks it and
+   points `$CNN_COURSE_DATA` at it (`course_utils.data.use_data_archive`). The GPU needs no
+   setting: `course_utils.device.default_device()` picks CUDA whenever the runtime has it.
 
 The instructor configures this once per course, in `<course>/colab.json`:
 
@@ -147,56 +149,51 @@ def write_config(course_root: Path | str, config: ColabConfig) -> Path:
     return path
 
 
-_SETUP_TEMPLATE = """\
-# Setup for Google Colab: installs the course there and selects the GPU; elsewhere it does nothing.
-def _cnn_course_colab_setup(package, data):
-    import importlib
-    import importlib.util
-    import os
-    import subprocess
-    import sys
+# The setup cell: a comment and two or three lines of valid Python (no IPython magics), so that
+# it runs in any kernel and the grader can recognise it exactly (`is_setup_source`).
+SETUP_COMMENT = (
+    "# Google Colab only: installs the course package there; elsewhere this cell does nothing.\n"
+)
+_ON_COLAB = (
+    'if "google.colab" in sys.modules and importlib.util.find_spec("course_utils") is None:\n'
+)
+_INSTALL = (
+    SETUP_COMMENT
+    + "import importlib.util, subprocess, sys\n"
+    + _ON_COLAB
+    + '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", {package}], check=True)\n'
+)
+_NOT_CONFIGURED = (
+    SETUP_COMMENT
+    + "import importlib.util, sys\n"
+    + _ON_COLAB
+    + '    raise RuntimeError("The course package is not installed in this Colab runtime. Ask your '
+    + "instructor for its location, run `%pip install LOCATION` in a new cell, then run this "
+    + 'cell again.")\n'
+)
+_DATA = (
+    'if "google.colab" in sys.modules:\n'
+    + "    from course_utils.data import use_data_archive\n\n"
+    + "    use_data_archive({data})  # unpacked once; $CNN_COURSE_DATA points at it\n"
+)
 
-    try:
-        import google.colab  # noqa: F401
-    except ImportError:
-        return  # not on Colab: the course package is installed here already
-    if importlib.util.find_spec("course_utils") is None:
-        if package is None:
-            raise RuntimeError(
-                "The course package is not installed in this Colab runtime, and this notebook "
-                "does not say where it comes from. Ask your instructor for its location and "
-                "run `%pip install LOCATION` in a cell above, then run this cell again."
-            )
-        print(f"Colab: installing the course package from {{package}} ...")
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", package], check=True)
-        importlib.invalidate_caches()
-    if data is not None and not os.environ.get("CNN_COURSE_DATA"):
-        import shutil
-        import urllib.request
 
-        target = os.path.join(os.getcwd(), "cnn-course-data")
-        archive, _ = urllib.request.urlretrieve(data)
-        kind = "zip" if data.endswith(".zip") else "gztar" if data.endswith(("gz", "tgz")) else "tar"
-        shutil.unpack_archive(archive, target, format=kind)
-        inner = [e for e in os.listdir(target) if os.path.isdir(os.path.join(target, e))]
-        if not os.path.exists(os.path.join(target, "SHA256SUMS.txt")) and len(inner) == 1:
-            target = os.path.join(target, inner[0])  # the archive holds one top folder
-        os.environ["CNN_COURSE_DATA"] = target
-    import torch
+def setup_cell_source(config: ColabConfig) -> str:
+    """The Python source of the setup cell for `config` (valid Python, no IPython magics).
 
-    if torch.cuda.is_available():
-        os.environ.setdefault("CNN_COURSE_DEVICE", "cuda")
-        print(f"Colab: course ready; GPU selected ({{torch.cuda.get_device_name(0)}}).")
+    On Colab (whose kernel has imported `google.colab`) it pip-installs `config.package`
+    unless `course_utils` is importable already, and with `config.data` it unpacks that
+    archive (`course_utils.data.use_data_archive`); without a package it says what to do.
+    Elsewhere it does nothing. The GPU needs no setting: `course_utils.device` picks CUDA
+    whenever the runtime has it.
+    """
+    if config.package is None:
+        source = _NOT_CONFIGURED
     else:
-        print(
-            "Colab: course ready; this runtime has no GPU, so the notebook runs on the CPU "
-            "(Runtime > Change runtime type > a GPU, then run all cells again, for a GPU)."
-        )
-
-
-_cnn_course_colab_setup(package={package!r}, data={data!r})
-del _cnn_course_colab_setup
-"""
+        source = _INSTALL.format(package=json.dumps(config.package))
+    if config.data is not None:
+        source += _DATA.format(data=json.dumps(config.data))
+    return source.rstrip("\n")
 
 
 def is_setup_source(source: str) -> bool:
@@ -204,32 +201,23 @@ def is_setup_source(source: str) -> bool:
     package and data locations): the grader may then read past it, knowing what it does."""
     import ast
 
-    head = _SETUP_TEMPLATE.split("\n\n\n_cnn_course_colab_setup(")[0]
-    head = head.replace("{{", "{").replace("}}", "}")
-    if not source.startswith(head):
+    if not source.startswith(SETUP_COMMENT) or len(source) > 10_000:
         return False
     try:
-        tail = ast.parse(source[len(head) :]).body
+        tree = ast.parse(source)
     except SyntaxError:
         return False
-    if len(tail) != 2 or not isinstance(tail[0], ast.Expr) or not isinstance(tail[1], ast.Delete):
-        return False
-    call = tail[0].value
-    return (
-        isinstance(call, ast.Call)
-        and isinstance(call.func, ast.Name)
-        and call.func.id == "_cnn_course_colab_setup"
-        and not call.args
-        and sorted(k.arg for k in call.keywords) == ["data", "package"]
-        and all(isinstance(k.value, ast.Constant) for k in call.keywords)
-        and [ast.dump(t) for t in tail[1].targets]
-        == [ast.dump(ast.Name("_cnn_course_colab_setup", ast.Del()))]
+    strings = {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    candidates = [None, *sorted(strings)]
+    return any(
+        source == setup_cell_source(ColabConfig(package=package, data=data))
+        for package in candidates
+        for data in candidates
     )
-
-
-def setup_cell_source(config: ColabConfig) -> str:
-    """The Python source of the setup cell for `config` (valid Python, no IPython magics)."""
-    return _SETUP_TEMPLATE.format(package=config.package, data=config.data)
 
 
 def link_cell_source(config: ColabConfig, assignment: str) -> str | None:
@@ -241,16 +229,19 @@ def link_cell_source(config: ColabConfig, assignment: str) -> str | None:
 
 
 def add_colab_cells(notebook_path: Path | str, assignment: str, config: ColabConfig) -> None:
-    """Put the badge (when configured) and the setup cell at the top of a release notebook.
+    """Put the badge (when configured) and the setup cell under the title of a release notebook.
 
-    Cells this function added before are replaced, so running it again changes nothing.
-    Neither cell has nbgrader metadata: they are not graded, and nbgrader leaves them alone.
+    They go right before the first code cell, so that the notebook still opens with its title
+    and learning goals (the markdown cells above the first code cell) and the setup runs
+    before anything imports the course package. Cells this function added before are
+    replaced, so running it again changes nothing. Neither cell has nbgrader metadata: they
+    are not graded, and nbgrader leaves them alone.
     """
     import nbformat
 
     path = Path(notebook_path)
     notebook = nbformat.read(path, as_version=4)
-    notebook.cells = [cell for cell in notebook.cells if CELL_MARKER not in cell.metadata]
+    cells = [cell for cell in notebook.cells if CELL_MARKER not in cell.metadata]
     added = []
     link = link_cell_source(config, assignment)
     if link is not None:
@@ -263,7 +254,8 @@ def add_colab_cells(notebook_path: Path | str, assignment: str, config: ColabCon
     )
     for cell in added:
         cell.pop("id", None)  # ids are given to the whole notebook below
-    notebook.cells = added + notebook.cells
+    first_code = next((i for i, cell in enumerate(cells) if cell.cell_type == "code"), len(cells))
+    notebook.cells = cells[:first_code] + added + cells[first_code:]
     if notebook.nbformat == 4 and notebook.nbformat_minor >= 5:
         for cell in added:
             cell["id"] = f"{CELL_MARKER}-{cell.metadata[CELL_MARKER]}"

@@ -9,6 +9,9 @@ formgrader and the CSV), with two additions:
 - every error output shows the diagnosis (the exception's message: for a failed check, the
   AssertionError text) prominently, with the traceback folded away below it.
 
+The cells with the model answer and rubric that autograde adds for formgrader
+(`autograder.rubrics`) are left out: students never see them.
+
 A submission that could not be run at all (e.g. not valid JSON) gets a short page that says
 why and shows its score of 0 out of the assignment's points.
 
@@ -110,6 +113,8 @@ def _preprocessors() -> list:
     from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
     from nbgrader.utils import is_grade
 
+    from autograder.rubrics import HideRubrics
+
     class FoldTracebacks(NbGraderPreprocessor):
         """Show each error's diagnosis first and fold its traceback."""
 
@@ -184,7 +189,7 @@ def _preprocessors() -> list:
             )
             return nb, resources
 
-    return [GetGrades, ScoreTable, FoldTracebacks, CSSHTMLHeaderPreprocessor]
+    return [HideRubrics, GetGrades, ScoreTable, FoldTracebacks, CSSHTMLHeaderPreprocessor]
 
 
 def generate_feedback(

@@ -90,6 +90,7 @@ from autograder.course import (
 )
 from autograder.isolation.sandbox import Limits, detect_protections, kernel_memory_bytes
 from autograder.isolation.verdicts import grade_notebook
+from autograder.rubrics import RUBRIC_MARKER, ShowRubrics
 
 # Where the checks run (see docs/grading-security.md, "Isolation"): "sandbox" runs the student's
 # cells in a sandboxed kernel and the checks here, through proxies; "kernel" runs every cell,
@@ -771,7 +772,9 @@ def _timeout_notes(graded: Path, timeout: int) -> list[str]:
 
     notes: list[str] = []
     nb = nbformat.read(str(graded), as_version=4)
-    for index, cell in enumerate(nb.cells):
+    # Numbered as in the student's notebook: without the rubric cells autograde added.
+    cells = [cell for cell in nb.cells if RUBRIC_MARKER not in cell.metadata]
+    for index, cell in enumerate(cells):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error" and output.get("ename") == TIMEOUT_ERROR_NAME:
                 evalue = output.get("evalue", "")
@@ -1030,5 +1033,6 @@ def _pipeline(execute: type) -> list[type]:
         LimitOutput,
         SaveAutoGrades,
         AssignLatePenalties,
+        ShowRubrics,  # the model answer and rubric after each written answer, for formgrader
         CheckCellMetadata,
     ]

@@ -142,6 +142,42 @@ def data_dir() -> Path:
     return candidates[0]
 
 
+def use_data_archive(url: str, target: str | Path | None = None) -> Path:
+    """Download an archive of the data folder, unpack it and use it (set ``$CNN_COURSE_DATA``).
+
+    For a course package installed without its data: the Colab setup cell of a release calls
+    this when the course configures a data archive. When ``$CNN_COURSE_DATA`` is set already
+    (the archive was unpacked by an earlier run of the cell), nothing is downloaded.
+
+    Args:
+        url: address of a ``.zip``, ``.tar``, ``.tar.gz`` or ``.tgz`` archive holding the data
+            folder: ``SHA256SUMS.txt`` at its top, or inside its one top folder.
+        target: the folder to unpack into; default ``./cnn-course-data``.
+
+    Returns:
+        The data directory now in use (``data_dir()``).
+
+    Raises:
+        FileNotFoundError: the unpacked archive holds no ``SHA256SUMS.txt``.
+    """
+    if os.environ.get(DATA_ENV_VAR, "").strip():
+        return data_dir()
+    folder = Path(target if target is not None else Path.cwd() / "cnn-course-data")
+    archive, _ = urllib.request.urlretrieve(url)
+    kind = "zip" if url.endswith(".zip") else "gztar" if url.endswith(("gz", "tgz")) else "tar"
+    shutil.unpack_archive(archive, folder, format=kind)
+    inner = [entry for entry in folder.iterdir() if entry.is_dir()]
+    if not (folder / CHECKSUMS_FILE).is_file() and len(inner) == 1:
+        folder = inner[0]  # the archive holds one top folder
+    if not (folder / CHECKSUMS_FILE).is_file():
+        raise FileNotFoundError(
+            f"the data archive {url} unpacked to {folder} holds no {CHECKSUMS_FILE}; expected "
+            "an archive of the course's data/ folder (with that file at its top)."
+        )
+    os.environ[DATA_ENV_VAR] = str(folder)
+    return data_dir()
+
+
 def _where_we_looked() -> str:
     override = os.environ.get(DATA_ENV_VAR, "").strip()
     if override:

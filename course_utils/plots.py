@@ -1,4 +1,4 @@
-"""Plots for the notebooks: images, filters, feature maps, training curves, confusion matrix.
+"""Plots for the notebooks: images, filters, feature maps, training curves, sweeps, confusion matrix.
 
 Every function returns a matplotlib Figure and never calls plt.show(). The figure is closed
 in pyplot before it is returned, so a notebook shows it exactly once: when it is the cell's
@@ -332,6 +332,81 @@ def plot_step_losses(
     legend = ax.legend(facecolor=FACE_COLOR, edgecolor=TEXT_COLOR)
     for text in legend.get_texts():
         text.set_color(TEXT_COLOR)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sweeps(
+    sweeps: Mapping[str, Mapping[float, float]],
+    ylabel: str = "validation accuracy",
+    chance: float | None = None,
+    notes: Mapping[str, Mapping[float, str]] | None = None,
+) -> Figure:
+    """Small measured sweeps, one panel per knob: the value measured at each setting.
+
+    Each sweep turns one knob with everything else fixed, so each panel reads on its own; the
+    panels share the y axis, so the knobs compare too. The best setting of each sweep (the
+    highest value) is marked. A knob whose settings span a factor of 100 or more (a learning
+    rate) gets a logarithmic x axis.
+
+    Args:
+        sweeps: knob name -> {setting: measured value}, e.g.
+            {"learning rate": {1e-4: 0.42, 1e-3: 0.71}, "width": {4: 0.60, 16: 0.71}};
+            settings are positive numbers, drawn in increasing order.
+        ylabel: what the values are (the y axis).
+        chance: draw a dotted line at this value (0.1 for ten balanced classes), or None.
+        notes: knob name -> {setting: short text} written under the points (e.g. the
+            number of parameters); None for no notes.
+
+    Returns:
+        The Figure, one axes per knob, side by side.
+
+    Raises:
+        ValueError: no sweep, a sweep without settings, or a setting that is not a positive
+            number.
+    """
+    if not sweeps:
+        raise ValueError("sweeps is empty; pass knob name -> {setting: value}.")
+    for knob, values in sweeps.items():
+        if not values:
+            raise ValueError(f"the sweep {knob!r} has no settings.")
+        bad = [s for s in values if not isinstance(s, (int, float, np.number)) or not s > 0]
+        if bad:
+            raise ValueError(f"the settings of {knob!r} must be positive numbers; got {bad}.")
+    fig = _figure(3.4 * len(sweeps) + 0.6, 3.4)
+    first = None
+    for position, (knob, values) in enumerate(sweeps.items()):
+        ax = fig.add_subplot(1, len(sweeps), position + 1, sharey=first)
+        first = first or ax
+        _style(ax, knob)
+        settings = sorted(values)
+        measured = [values[setting] for setting in settings]
+        ax.plot(settings, measured, "-o", color=TRAIN_COLOR)
+        best = settings[int(np.argmax(measured))]
+        ax.plot([best], [values[best]], "*", color=VAL_COLOR, markersize=14, label="best")
+        if max(settings) / min(settings) >= 100:
+            ax.set_xscale("log")
+        ax.set_xticks(settings, [f"{setting:g}" for setting in settings])
+        ax.minorticks_off()
+        if chance is not None:
+            ax.axhline(chance, color=TEXT_COLOR, linestyle=":", linewidth=1, label="chance")
+        for setting, text in ((notes or {}).get(knob) or {}).items():
+            ax.annotate(
+                text,
+                (setting, values[setting]),
+                textcoords="offset points",
+                xytext=(0, -14),
+                ha="center",
+                fontsize=7,
+                color=TEXT_COLOR,
+            )
+        ax.set_xlabel(knob)
+        if position == 0:
+            ax.set_ylabel(ylabel)
+            legend = ax.legend(facecolor=FACE_COLOR, edgecolor=TEXT_COLOR, fontsize=8)
+            for text in legend.get_texts():
+                text.set_color(TEXT_COLOR)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 

@@ -3,8 +3,9 @@
 The course is the tiny assignment (tests/fixtures/tiny: two autograded functions, 5 points, and
 one written answer graded by hand, 1 point), released, collected and autograded by cnn-course
 for two students: `ada` (complete) and `bob` (partial). The instructor opens the formgrader
-from Lab's Nbgrader menu, grades ada's written answer by hand, and exports the grades: the
-hand-given point is in the CSV. Screenshots: tests/artifacts/browser/.
+from Lab's Nbgrader menu, grades ada's written answer by hand (the model answer and rubric
+shown under it), and exports the grades: the hand-given point is in the CSV. Screenshots:
+tests/artifacts/browser/.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from autograder.build import release
 from autograder.collect import collect
 from autograder.course import COURSE_ID, Course
 from autograder.grade import autograde
+from autograder.rubrics import HEADING as RUBRIC_HEADING
 from autograder.submissions import make_submission
 from tests.browser.conftest import screenshot
 from tests.e2e.conftest import TINY, TINY_SOURCE
@@ -75,7 +77,14 @@ def test_an_instructor_grades_a_written_answer_in_formgrader_and_exports_it(
     page.goto(server.url(f"formgrader/submissions/{submission_id}"))
     score = page.locator(f"input.score#{WRITTEN_ANSWER}")
     score.wait_for()
-    assert "Because a" in page.inner_text("body"), "ada's written answer is not shown"
+    body = page.inner_text("body")
+    assert "Because a" in body, "ada's written answer is not shown"
+    # The model answer and rubric follow the answer, for the grader only.
+    assert RUBRIC_HEADING in body and body.index(RUBRIC_HEADING) > body.index("Written answer")
+    assert "Rubric (1 point)" in body[body.index(RUBRIC_HEADING) :]
+    rubric = page.locator(".cell", has_text=RUBRIC_HEADING).last
+    rubric.scroll_into_view_if_needed()
+    screenshot(page, "instructor_rubric_under_the_answer")
     assert manual_score(course, "ada") is None, "the written answer is not graded yet"
     # formgrader fills the score fields from its gradebook API after the page has loaded; on a
     # busy machine that can land after a value typed too early and erase it. So wait for the

@@ -215,13 +215,15 @@ def test_a_failing_check_shows_its_diagnosis_in_the_notebook(
     assert len(diagnosis.splitlines()) >= 3, "the diagnosis must keep its line breaks"
 
 
-def test_the_blank_release_starts_with_the_colab_cell_and_fails_its_first_test(
+def test_the_blank_release_opens_with_its_title_then_the_colab_cell_and_fails_its_first_test(
     page, lab_server, student_folder, artifacts
 ):
     server = lab_server(student_folder)
     open_notebook(page, server, f"{NOTEBOOK}.ipynb")
+    first_cell = page.locator(".jp-Cell").first
+    assert "Assignment 01" in first_cell.inner_text(), "the release must open with its title"
     first_code = page.locator(".jp-CodeCell").first
-    assert "Setup for Google Colab" in first_code.inner_text()
+    assert "Google Colab only" in first_code.inner_text()
     prompts = run_all_cells(page)
     assert prompts[0] == "[1]:" and prompts[1] == "[2]:", prompts  # setup cells ran cleanly
     errors = error_outputs(page)

@@ -25,6 +25,8 @@ from autograder.course import SEED_FILE, Course, CourseError
 from autograder.export import export_grades
 from autograder.feedback import generate_feedback
 from autograder.grade import autograde
+from autograder.rubrics import HEADING as RUBRIC_HEADING
+from autograder.rubrics import RUBRIC_MARKER
 from autograder.submissions import KINDS, write_sample_submissions
 from tests.e2e.conftest import TINY, cell_by_grade_id, solved_release, write_notebook
 
@@ -150,6 +152,44 @@ def test_feedback_pages_show_the_diagnosis_and_fold_the_traceback(graded):
     assert not list(course.feedback_dir.rglob(SEED_FILE)), "the hidden seed must not reach students"
 
 
+def rubric_cells_after_answers(notebook: dict) -> list[str]:
+    """The grade ids of the written answers, each followed by the rubric cell made for it."""
+    cells = notebook["cells"]
+    found = []
+    for cell, after in zip(cells, cells[1:]):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and meta.get("solution"):
+            text = "".join(after["source"])
+            assert after["metadata"].get(RUBRIC_MARKER) == meta["grade_id"], text
+            assert text.startswith(f"**{RUBRIC_HEADING}**") and "Rubric (1 point)" in text
+            assert after["metadata"]["editable"] is False
+            found.append(meta["grade_id"])
+    return found
+
+
+def test_the_autograded_notebook_shows_the_rubric_after_every_written_answer(graded):
+    course, report, _ = graded
+    graded_students = [r.student for r in report.results if r.status == "graded"]
+    assert len(graded_students) == 8
+    for student in graded_students:
+        notebook = json.loads(
+            (course.autograded_dir / student / TINY / f"{TINY}.ipynb").read_text()
+        )
+        assert rubric_cells_after_answers(notebook) == ["why_longer"], student
+
+
+def test_feedback_pages_hold_no_rubric(graded):
+    course, _, _ = graded
+    pages = list(course.feedback_dir.rglob(f"{TINY}.html"))
+    assert len(pages) == 9
+    for page in pages:
+        text = page.read_text()
+        assert RUBRIC_HEADING not in text and RUBRIC_MARKER not in text, page
+    # wrong_add did not answer the written question: nothing of the model answer shows
+    wrong = (course.feedback_dir / "wrong_add" / TINY / f"{TINY}.html").read_text()
+    assert "square root is increasing" not in wrong and "Rubric (1 point)" not in wrong
+
+
 def test_gradebook_feedback_and_csv_agree(graded):
     course, _, text = graded
     rows = {row["student_id"]: row for row in csv.DictReader(text.splitlines())}
@@ -203,6 +243,10 @@ def test_in_kernel_isolation_gives_the_same_grades(graded, tmp_path):
     assert path.read_text() == first_csv
     lines = "\n".join(report.lines())
     assert re.search(r"hangs/tiny/tiny\.ipynb: cell \d+ \(test_add\) timed out", lines)
+    for result in report.results:
+        if result.status == "graded":
+            path = root / "autograded" / result.student / TINY / f"{TINY}.ipynb"
+            assert rubric_cells_after_answers(json.loads(path.read_text())) == ["why_longer"]
 
 
 def test_an_unknown_isolation_is_refused_before_anything_is_graded(released_course):

@@ -37,6 +37,8 @@ def test_release_strips_solutions_and_hidden_tests_but_keeps_signatures(released
         "hypotenuse(5, 12)",
         "BEGIN HIDDEN TESTS",
         "square root is increasing",
+        "Model answer",
+        "Rubric (1 point)",
     ):
         assert leaked not in text, f"{leaked!r} reached the release"
     released = read_notebook(released_course.release_path(TINY))
@@ -44,6 +46,22 @@ def test_release_strips_solutions_and_hidden_tests_but_keeps_signatures(released
     assert add.startswith("def add(a, b):") and "raise NotImplementedError()" in add
     assert add.rstrip().endswith("return total")
     assert "assert add(1, 2) == 3" in cell_text(cell_by_grade_id(released, "test_add"))
+
+
+def test_release_opens_with_the_title_and_puts_one_short_colab_cell_under_it(released_course):
+    from autograder.colab import CELL_MARKER
+
+    cells = read_notebook(released_course.release_path(TINY))["cells"]
+    assert cell_text(cells[0]).startswith("# Tiny assignment")
+    assert cells[1]["metadata"].get(CELL_MARKER) == "setup" and cells[1]["cell_type"] == "code"
+    assert len(cell_text(cells[1]).splitlines()) <= 4
+    assert sum(CELL_MARKER in cell["metadata"] for cell in cells) == 1  # no badge configured
+
+
+def test_release_keeps_the_written_answer_as_a_prompt_for_the_student(released_course):
+    released = read_notebook(released_course.release_path(TINY))
+    answer = cell_text(cell_by_grade_id(released, "why_longer"))
+    assert answer.startswith("**Your answer:**") and "YOUR ANSWER HERE" in answer
 
 
 def test_release_records_the_assignment_and_its_graded_cells_in_the_gradebook(released_course):
@@ -130,6 +148,25 @@ def test_release_refuses_an_unclosed_hidden_test_region(course, tmp_path):
     cell["source"] = cell_text(cell).replace("### END HIDDEN TESTS", "")
     write_notebook(tmp_path / "src" / "tiny.ipynb", source)
     with pytest.raises(ReleaseError, match="BEGIN HIDDEN TESTS' is never closed"):
+        release(course, source=tmp_path / "src", progress=False)
+
+
+def test_release_refuses_a_written_answer_without_a_rubric(course, tmp_path):
+    source = read_notebook(TINY_SOURCE / "tiny.ipynb")
+    cell = cell_by_grade_id(source, "why_longer")
+    cell["source"] = cell_text(cell).split("**Rubric")[0] + "### END SOLUTION"
+    write_notebook(tmp_path / "src" / "tiny.ipynb", source)
+    with pytest.raises(ReleaseError, match=r"cell 11 \(why_longer\) is graded by hand but its"):
+        release(course, source=tmp_path / "src", progress=False)
+    assert not course.root.exists(), "a refused source must leave the course untouched"
+
+
+def test_release_refuses_a_rubric_outside_the_solution_region(course, tmp_path):
+    source = read_notebook(TINY_SOURCE / "tiny.ipynb")
+    question = cell_by_grade_id(source, "why_longer_header")
+    question["source"] = cell_text(question) + "\n\n**Rubric (1 point).** 1: any proof"
+    write_notebook(tmp_path / "src" / "tiny.ipynb", source)
+    with pytest.raises(ReleaseError, match=r"cell 10 \(why_longer_header\) has a rubric outside"):
         release(course, source=tmp_path / "src", progress=False)
 
 

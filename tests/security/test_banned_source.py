@@ -106,8 +106,9 @@ def test_the_releases_colab_cell_is_read_past_but_an_edited_one_is_not():
     assert is_setup_source(cell)
     assert is_setup_source(setup_cell_source(ColabConfig()))
     assert tracing_uses([SETUP, cell, VECTORISED]) == []
-    edited = cell.replace("del _cnn_course_colab_setup", "import sys\nsys.settrace(None)")
-    assert not is_setup_source(edited)
+    assert is_setup_source(setup_cell_source(ColabConfig(package="p", data="https://e/d.zip")))
+    edited = cell.replace("check=True)", "check=True)\nsys.settrace(None)")
+    assert edited != cell and not is_setup_source(edited)
     assert tracing_uses([SETUP, edited, VECTORISED])
-    smuggled = cell.replace("package='git+", "package=__import__('sys') or 'git+")
-    assert not is_setup_source(smuggled)
+    smuggled = cell.replace('"git+', '__import__("sys") or "git+')
+    assert smuggled != cell and not is_setup_source(smuggled)

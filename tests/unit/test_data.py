@@ -96,6 +96,28 @@ def test_data_dir_follows_the_environment_variable(tmp_path, monkeypatch):
     assert data_dir() == tmp_path
 
 
+def test_a_data_archive_is_unpacked_once_and_used(tmp_path, monkeypatch):
+    folder = tmp_path / "src" / "data"
+    folder.mkdir(parents=True)
+    (folder / "SHA256SUMS.txt").write_text("")
+    archive = shutil.make_archive(str(tmp_path / "data"), "gztar", tmp_path / "src")
+    monkeypatch.setenv(DATA_ENV_VAR, "")  # unset, and restored after the test
+    monkeypatch.chdir(tmp_path)
+    used = data.use_data_archive(Path(archive).as_uri())
+    assert used == tmp_path / "cnn-course-data" / "data"  # the archive's one top folder
+    assert data_dir() == used
+    assert data.use_data_archive("file:///nowhere.zip") == used  # already set: no download
+
+
+def test_a_data_archive_without_checksums_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "README.md").write_text("not the data")
+    archive = shutil.make_archive(str(tmp_path / "data"), "zip", tmp_path / "src")
+    monkeypatch.setenv(DATA_ENV_VAR, "")  # unset, and restored after the test
+    with pytest.raises(FileNotFoundError, match="holds no SHA256SUMS.txt"):
+        data.use_data_archive(Path(archive).as_uri(), target=tmp_path / "unpacked")
+
+
 def test_installed_location_is_share_cnn_course_data_under_the_prefix():
     assert Path(sys.prefix) / "share" / "cnn-course" / "data" in data._installed_data_dirs()
 

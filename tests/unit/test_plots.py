@@ -138,6 +138,30 @@ def test_plot_filters_takes_a_title():
     assert fig._suptitle.get_text() == "random"
 
 
+def test_plot_sweeps_draws_one_panel_per_knob_and_marks_the_best_setting():
+    sweeps = {
+        "learning rate": {1e-4: 0.3, 1e-3: 0.7, 1e-2: 0.6, 1e-1: 0.1},
+        "width": {4: 0.6, 16: 0.7, 32: 0.72},
+    }
+    fig = plots.plot_sweeps(sweeps, chance=0.1, notes={"width": {4: "10k", 32: "90k"}})
+    assert isinstance(fig, Figure) and titles(fig) == ["learning rate", "width"]
+    lr, width = fig.axes
+    assert lr.get_xscale() == "log" and width.get_xscale() == "linear"
+    best = [line for line in width.get_lines() if line.get_marker() == "*"][0]
+    assert list(best.get_xdata()) == [32] and list(best.get_ydata()) == [0.72]
+    assert [t.get_text() for t in width.texts] == ["10k", "90k"]
+    assert lr.get_ylabel() == "validation accuracy"
+
+
+def test_plot_sweeps_refuses_an_empty_sweep_and_settings_that_are_not_positive():
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_sweeps({})
+    with pytest.raises(ValueError, match="'width' has no settings"):
+        plots.plot_sweeps({"width": {}})
+    with pytest.raises(ValueError, match="positive numbers; got \\[0\\]"):
+        plots.plot_sweeps({"width": {0: 0.5, 4: 0.6}})
+
+
 def test_confusion_matrix_counts_true_rows_and_predicted_columns():
     matrix = plots.confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2])
     np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
