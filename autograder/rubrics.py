@@ -51,10 +51,10 @@ HEADING = "For the grader: model answer and rubric (not shown to students)"
 
 # "**Rubric (2 points).**" and "**Model answer.**" at the start of a line (in a code cell
 # after a comment sign); the points in the rubric's heading are optional.
-_RUBRIC = re.compile(
+RUBRIC_HEADING = re.compile(
     r"^\s*(?:#\s*)?\*\*Rubric\b(?:\s*\((?P<points>\d+(?:\.\d+)?)\s+points?\))?", re.IGNORECASE
 )
-_MODEL_ANSWER = re.compile(r"^\s*(?:#\s*)?\*\*Model answer\b", re.IGNORECASE)
+MODEL_ANSWER_LABEL = re.compile(r"^\s*(?:#\s*)?\*\*Model answer\b", re.IGNORECASE)
 
 
 def is_hand_graded(cell) -> bool:
@@ -108,7 +108,7 @@ def rubric_problems(cells) -> list[str]:
         source = "".join(source) if isinstance(source, list) else source
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         label = f"cell {number}" + (f" ({grade_id})" if grade_id else "")
-        if any(_RUBRIC.match(line) for line in _outside_regions(source)):
+        if any(RUBRIC_HEADING.match(line) for line in _outside_regions(source)):
             problems.append(
                 f"{label} has a rubric outside a solution region, so students would read it; "
                 f"move it between '{BEGIN_SOLUTION}' and '{END_SOLUTION}' of the answer cell"
@@ -119,7 +119,7 @@ def rubric_problems(cells) -> list[str]:
         lines = region.splitlines()
         missing = [
             what
-            for what, pattern in (("model answer", _MODEL_ANSWER), ("rubric", _RUBRIC))
+            for what, pattern in (("model answer", MODEL_ANSWER_LABEL), ("rubric", RUBRIC_HEADING))
             if not any(pattern.match(line) for line in lines)
         ]
         if missing:
@@ -132,7 +132,7 @@ def rubric_problems(cells) -> list[str]:
             )
         points = cell["metadata"]["nbgrader"].get("points")
         for line in lines:
-            match = _RUBRIC.match(line)
+            match = RUBRIC_HEADING.match(line)
             if match and match["points"] is not None and float(match["points"]) != points:
                 problems.append(
                     f"{label}: its rubric is for {match['points']} points but the cell is worth "

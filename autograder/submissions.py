@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 from pathlib import Path
 
 import nbformat
+
+from autograder.rubrics import RUBRIC_HEADING
 
 KINDS = ("complete", "partial", "blank", "raises", "invalid_json", "warnings", "hangs")
 # The kinds `cnn-course demo` grades (a hanging submission would only show the timeout).
@@ -86,6 +89,25 @@ def _function_names(source: str) -> list[str]:
     return [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
 
 
+_LABEL = re.compile(r"^(\s*(?:#\s*)?)\*\*Model answer\.?\*\*\s*", re.IGNORECASE)
+
+
+def _written_answer(source: str) -> str:
+    """What a student writes in a hand-graded answer: the source's model answer, without the
+    solution markers, the "**Model answer.**" label and the rubric (which only graders see)."""
+    kept, in_rubric = [], False
+    for line in source.splitlines():
+        marker = line.strip()
+        if marker in ("### BEGIN SOLUTION", "### END SOLUTION"):
+            in_rubric = False
+            continue
+        if RUBRIC_HEADING.match(line):
+            in_rubric = True
+        if not in_rubric:
+            kept.append(_LABEL.sub(r"\1", line))
+    return "\n".join(kept).strip() + "\n"
+
+
 def make_submission(
     source: Path | str | nbformat.NotebookNode,
     release: Path | str | nbformat.NotebookNode,
@@ -125,6 +147,7 @@ def make_submission(
         stub = cell.source
         cell.source = solutions[grade_id]
         if cell.cell_type != "code":
+            cell.source = _written_answer(cell.source)
             continue
         code_index += 1
         names = _function_names(cell.source)

@@ -22,6 +22,7 @@ import pytest
 from autograder.build import release
 from autograder.course import Course
 from autograder.rubrics import is_hand_graded, rubric_problems
+from autograder.submissions import make_submission
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -150,3 +151,18 @@ def test_the_release_has_no_rubric_or_model_answer_and_opens_with_the_title(path
     assert notebook.cells[0].source.startswith("# ")
     answers = [cell for cell in notebook.cells if is_hand_graded(cell)]
     assert answers and all("YOUR ANSWER HERE" in cell.source for cell in answers)
+
+
+@pytest.mark.slow
+@notebook_params
+def test_a_complete_sample_submission_writes_the_model_answer_without_the_rubric(path, released):
+    source = nbformat.read(path, as_version=4)
+    complete = nbformat.reads(make_submission(source, released(path), "complete"), as_version=4)
+    models = {grade_id(cell): cell.source for cell in source.cells if is_hand_graded(cell)}
+    answers = {grade_id(cell): cell.source for cell in complete.cells if is_hand_graded(cell)}
+    assert answers.keys() == models.keys()
+    for name, answer in answers.items():
+        for secret in ("**Rubric", "**Model answer", "BEGIN SOLUTION", "END SOLUTION"):
+            assert secret not in answer, f"{path.stem}/{name}: the written answer holds {secret!r}"
+        model = models[name].split("**Model answer.**", 1)[1].split("**Rubric")[0].strip()
+        assert model.splitlines()[0] in answer, f"{path.stem}/{name}: not the model answer"
