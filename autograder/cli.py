@@ -135,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: what each notebook declares, else 1800)",
     )
     autograde.add_argument(
+        "--rerun-all-cells",
+        action="store_true",
+        default=None,
+        help="run every cell of each submission (default: only the cells its grades need; the "
+        "others keep their submitted outputs, marked as not re-run; a course sets it with "
+        "c.CnnCourse.rerun_all_cells)",
+    )
+    autograde.add_argument(
         "--memory",
         type=_positive_float,
         metavar="GIB",
@@ -280,6 +288,7 @@ def _run_autograde(args) -> int:
         allow_unsandboxed=args.allow_unsandboxed,
         budget=args.budget,
         limits=limits,
+        rerun_all_cells=args.rerun_all_cells,
     )
     print("protections:")
     for line in report.protections:

@@ -98,6 +98,9 @@ c.ExecutePreprocessor.timeout = {timeout}
 # The share of a test's points that a near miss earns (a right answer but for one contract
 # detail, such as the shape (1, D) for (D,)): 0 gives nothing, 1 full marks.
 c.CnnCourse.near_miss_credit = {near_miss_credit}
+# False: autograde runs only the cells the grades need and keeps the submitted outputs of the
+# others (experiments, demonstrations), marked as not re-run; True: it runs every cell.
+c.CnnCourse.rerun_all_cells = False
 # Do not leave each finished kernel running for seconds before it is shut down.
 c.KernelManager.shutdown_wait_time = {shutdown_wait}
 '''
@@ -318,6 +321,19 @@ class Course:
         """`release/<assignment>/<assignment>.ipynb`."""
         return self.release_dir / assignment / f"{assignment}.ipynb"
 
+    def _setting(self, name: str, default):
+        """`c.CnnCourse.<name>` in the course's nbgrader_config.py, else ``default``."""
+        from traitlets.config.loader import PyFileConfigLoader
+
+        if not self.config_path.is_file():
+            return default
+        loader = PyFileConfigLoader(self.config_path.name, path=str(self.root))
+        try:
+            config = loader.load_config()
+        except Exception as error:
+            raise CourseError(f"{self.config_path} cannot be read: {error}") from None
+        return config.CnnCourse.get(name, default)
+
     def near_miss_credit(self) -> float:
         """The share of a test's points a near miss earns: `c.CnnCourse.near_miss_credit` in
         the course's nbgrader_config.py, else `NEAR_MISS_CREDIT`.
@@ -325,22 +341,29 @@ class Course:
         Raises:
             CourseError: the setting is not a number between 0 and 1.
         """
-        from traitlets.config.loader import PyFileConfigLoader
-
-        if not self.config_path.is_file():
-            return NEAR_MISS_CREDIT
-        loader = PyFileConfigLoader(self.config_path.name, path=str(self.root))
-        try:
-            config = loader.load_config()
-        except Exception as error:
-            raise CourseError(f"{self.config_path} cannot be read: {error}") from None
-        value = config.CnnCourse.get("near_miss_credit", NEAR_MISS_CREDIT)
+        value = self._setting("near_miss_credit", NEAR_MISS_CREDIT)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise CourseError(
                 f"c.CnnCourse.near_miss_credit in {self.config_path} is the share of a test's "
                 f"points a near miss earns: a number from 0 to 1; got {value!r}."
             )
         return float(value)
+
+    def rerun_all_cells(self) -> bool:
+        """Whether autograde runs every cell of a submission (`c.CnnCourse.rerun_all_cells =
+        True` in the course's nbgrader_config.py) or, by default, only the cells its grades
+        need (`autograder.isolation.needed`), keeping the submitted outputs of the others.
+
+        Raises:
+            CourseError: the setting is not True or False.
+        """
+        value = self._setting("rerun_all_cells", False)
+        if not isinstance(value, bool):
+            raise CourseError(
+                f"c.CnnCourse.rerun_all_cells in {self.config_path} must be True (run every "
+                f"cell of a submission) or False (only the cells its grades need); got {value!r}."
+            )
+        return value
 
     def grading_times(self, assignment: str) -> tuple[float | None, float | None]:
         """(cell timeout, grading budget) in seconds that the assignment's SOURCE notebook

@@ -88,6 +88,7 @@ from autograder.course import (
     GradebookLock,
     format_points,
 )
+from autograder.isolation.needed import ClearOutputsToRun, is_kept
 from autograder.isolation.sandbox import Limits, detect_protections, kernel_memory_bytes
 from autograder.isolation.verdicts import grade_notebook
 from autograder.rubrics import RUBRIC_MARKER, ShowRubrics
@@ -202,6 +203,7 @@ class Job:
     sandbox: bool = True
     allow_unsandboxed: bool = False
     near_miss_credit: float = 0.5
+    rerun_all: bool = False  # run every cell, not only those the grades need
 
 
 @dataclass
@@ -311,6 +313,7 @@ def autograde(
     isolation: str | None = None,
     allow_unsandboxed: bool = False,
     budget: float | None = None,
+    rerun_all_cells: bool | None = None,
 ) -> GradeReport:
     """Grade every collected submission of the given assignments.
 
@@ -344,6 +347,10 @@ def autograde(
         budget: seconds a whole notebook may take; when it runs out, the submission's
             remaining cells are not run and every point not yet earned is 0. None uses what
             each source notebook declares, else `autograder.course.DEFAULT_BUDGET`.
+        rerun_all_cells: run every cell of a submission; False runs only the cells its grades
+            need and keeps the submitted outputs of the others, marked as not re-run
+            (`autograder.isolation.needed`); None uses the course's setting
+            (`Course.rerun_all_cells`, False unless set).
 
     Returns:
         a `GradeReport`: `.lines()` is the summary, `.ok` is False when something needs the
@@ -374,6 +381,7 @@ def autograde(
             raise CourseError(str(error)) from None
     course.ensure()
     credit = course.near_miss_credit()
+    rerun_all = course.rerun_all_cells() if rerun_all_cells is None else rerun_all_cells
     report = GradeReport(protections=_protection_lines(isolation, sandbox, limits, jobs))
     with course.lock(), Gradebook(course.db_url, "cnn-course") as gb:
         released = {a.name for a in gb.assignments}
@@ -426,6 +434,7 @@ def autograde(
                     sandbox,
                     allow_unsandboxed,
                     credit,
+                    rerun_all,
                 )
             )
 
@@ -724,6 +733,9 @@ def _nbgrader_config(course: Course, job: Job, lock: GradebookLock):
     config.CourseDirectory.student_id = job.student
     # A file of the submission's folder named like the grader's verdicts is never copied.
     config.CourseDirectory.ignore = [*CourseDirectory().ignore, VERDICTS_FILE]
+    # The outputs of the cells no grade needs are kept, not cleared (unless all are rerun).
+    config.Autograde.sanitize_preprocessors = _sanitizing()
+    config.ClearOutputsToRun.rerun_all = job.rerun_all
     if job.isolation == "kernel":
         config.Execute.timeout = job.timeout
         config.Execute.error_on_timeout = {
@@ -908,6 +920,8 @@ class ExecuteOutsideLock(Execute):
             return super().preprocess(nb, resources, km=km)
 
     def preprocess_cell(self, cell, resources, index):
+        if is_kept(cell):  # no grade needs it: it keeps its submitted outputs
+            return cell, resources
         if cell.cell_type != "code":
             return super().preprocess_cell(cell, resources, index)
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -1010,6 +1024,25 @@ def _explain_undefined(earlier: list, output) -> None:
             output["evalue"] = "\n".join([*lines[: at + 1], f"  {note}", *lines[at + 1 :]])
         output["traceback"] = [*output.get("traceback", []), note]
         return
+
+
+def _sanitizing() -> list[type]:
+    """nbgrader's sanitising step, with `ClearOutputsToRun` after OverwriteCells in place of
+    its ClearOutput (which clears every output)."""
+    from nbgrader.preprocessors import (
+        CheckCellMetadata,
+        DeduplicateIds,
+        OverwriteCells,
+        OverwriteKernelspec,
+    )
+
+    return [
+        DeduplicateIds,
+        OverwriteKernelspec,
+        OverwriteCells,
+        ClearOutputsToRun,
+        CheckCellMetadata,
+    ]
 
 
 def _pipeline(execute: type) -> list[type]:

@@ -48,6 +48,7 @@ from typing import Any
 from autograder.checks._engine import NEAR_MISSES, Difference, difference_png
 from autograder.course import KERNEL_LOST_ERROR_NAME, TIMEOUT_ERROR_NAME
 from autograder.isolation.client import KernelClient
+from autograder.isolation.needed import is_kept
 from autograder.isolation.proxies import proxy_subjects
 from autograder.isolation.sandbox import KernelProcess, Limits
 from autograder.isolation.source import cell_text, free_names, locked_imports, python_source
@@ -341,7 +342,7 @@ def grade_notebook(
         except KernelLost as lost:
             client.lost = str(lost)
         for index, cell in enumerate(nb.cells):
-            if cell.cell_type != "code":
+            if cell.cell_type != "code" or is_kept(cell):  # kept: no grade needs it
                 continue
             meta = cell.metadata.get("nbgrader", {})
             label = f"cell {index + 1}" + (f" ({meta['grade_id']})" if meta.get("grade_id") else "")

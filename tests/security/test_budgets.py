@@ -44,6 +44,7 @@ SUBMISSIONS = {
     "loops_everywhere": ("def add(a, b):\n    while True:\n        pass\n", HYPOTENUSE, 0.0),
 }
 # Cells of the student's own after the add cell, each calling add: 5 x 4 s, past the budget.
+# The hypotenuse cell prints what they computed, so grading must run every one of them.
 CALLS = {"loops_everywhere": 5}
 
 
@@ -51,11 +52,13 @@ def _submission(course: Course, add: str, hypotenuse: str, calls: int) -> dict:
     notebook = solved_release(course, TINY)
     cell = cell_by_grade_id(notebook, "add")
     cell["source"] = add
+    if calls:
+        hypotenuse += "\n\nprint(two)\n"
     cell_by_grade_id(notebook, "hypotenuse")["source"] = hypotenuse
     at = notebook["cells"].index(cell) + 1
     for _ in range(calls):
         extra = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": []}
-        notebook["cells"].insert(at, {**extra, "source": "print(add(1, 1))\n"})
+        notebook["cells"].insert(at, {**extra, "source": "two = add(1, 1)\n"})
     return notebook
 
 
