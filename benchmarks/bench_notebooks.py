@@ -14,7 +14,9 @@ Usage:
     python benchmarks/bench_notebooks.py [--full] [--timeout S] [--save DIR] [NOTEBOOK_STEM ...]
 
 Under each row, the notebook's three slowest cells (their grade id or first line, and seconds,
-from the timings nbclient records in each cell's metadata): where a notebook's time goes.
+from the timings nbclient records in each cell's metadata): where a notebook's time goes; and
+the cells grading runs (`autograder.isolation.needed`): how many, their seconds in all and the
+slowest of them, what a notebook's grading `cell_timeout` and `budget` must cover.
 
 `--save DIR` writes each executed notebook, outputs included (as far as it got when a cell
 failed), to DIR, so that a long run's printed accuracies and plots can be read afterwards.
@@ -45,28 +47,41 @@ def _device_name() -> str:
     return device.type
 
 
-def slowest_cells(notebook, count: int = 3) -> list[tuple[str, float]]:
-    """The `count` slowest code cells of an executed notebook: (grade id or first line, s)."""
+def _cell_times(notebook, only: list[bool] | None = None) -> list[tuple[str, float]]:
+    """(grade id or first line, seconds) of each timed code cell, in order; with `only`, of the
+    cells whose flag is true."""
     from datetime import datetime
 
     timed = []
     for index, cell in enumerate(notebook.cells):
         timing = cell.get("metadata", {}).get("execution", {})
         start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
-        if cell.cell_type != "code" or not start or not end:
+        if cell.cell_type != "code" or not start or not end or (only and not only[index]):
             continue
         seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
         name = cell.metadata.get("nbgrader", {}).get("grade_id")
         first = (cell.source.strip().splitlines() or [""])[0][:40]
         timed.append((f"cell {index} ({name or first})", seconds))
-    return sorted(timed, key=lambda item: -item[1])[:count]
+    return timed
 
 
-def time_notebook(
-    path: Path, fast: bool, timeout: int, save: Path | None = None
-) -> tuple[float, str, list[tuple[str, float]]]:
-    """Run one notebook in a fresh kernel; return (seconds, "ok" or what failed, its slowest
-    cells). With `save`, the executed notebook is written there, whatever the outcome."""
+def slowest_cells(notebook, count: int = 3) -> list[tuple[str, float]]:
+    """The `count` slowest code cells of an executed notebook: (grade id or first line, s)."""
+    return sorted(_cell_times(notebook), key=lambda item: -item[1])[:count]
+
+
+def graded_cells(notebook) -> tuple[int, float, tuple[str, float]]:
+    """The cells grading runs in an executed notebook: (how many, their seconds, the slowest)."""
+    from autograder.isolation.needed import cells_to_run
+
+    timed = _cell_times(notebook, cells_to_run(notebook.cells))
+    slowest = max(timed, key=lambda item: item[1], default=("none", 0.0))
+    return len(timed), sum(seconds for _, seconds in timed), slowest
+
+
+def time_notebook(path: Path, fast: bool, timeout: int, save: Path | None = None):
+    """Run one notebook in a fresh kernel; return (seconds, "ok" or what failed, the executed
+    notebook). With `save`, the executed notebook is written there, whatever the outcome."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -96,7 +111,7 @@ def time_notebook(
     if save is not None:
         save.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, save / path.name)
-    return seconds, result, slowest_cells(notebook)
+    return seconds, result, notebook
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,11 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     total = 0.0
     for path in chosen:
-        seconds, result, slowest = time_notebook(path, fast, args.timeout, args.save)
+        seconds, result, executed = time_notebook(path, fast, args.timeout, args.save)
         total += seconds
         failed += result != "ok"
         print(f"{path.stem:<30}{device:<26}{fast!s:<7}{seconds:>9.1f}  {result}", flush=True)
+        slowest = slowest_cells(executed)
         print("    slowest: " + ", ".join(f"{name} {s:.1f} s" for name, s in slowest), flush=True)
+        count, graded, (name, most) = graded_cells(executed)
+        print(f"    graded: {count} cells, {graded:.1f} s; slowest {name} {most:.1f} s", flush=True)
     print(f"{'total':<30}{'':<26}{'':<7}{total:>9.1f}")
     return 1 if failed else 0
 
