@@ -18,10 +18,15 @@ Prints seconds per submission for each, the ratios, and the protections that wer
 notebooks 01, 02, 03, 04 and 07 (`make_submission`), graded by plain `nbgrader autograde`
 (one assignment after the other) and by `cnn-course autograde --jobs J` (every assignment in
 one run, with every protection on); it prints submissions per minute of each and the ratio.
+`--single NOTEBOOK` grades one complete submission of one course notebook (e.g. 02_layers)
+with `cnn-course autograde --jobs 1` and every protection on, and prints the seconds: the
+time one student's submission takes from the command's start to its grade.
+
 Usage:
 
     python benchmarks/bench_autograde.py [N] [--jobs J]
     python benchmarks/bench_autograde.py --class 100 [--jobs J]
+    python benchmarks/bench_autograde.py --single 02_layers
 """
 
 from __future__ import annotations
@@ -90,14 +95,13 @@ CLASS_ASSIGNMENTS = (
 )
 
 
-def _class_course(workdir: Path, n: int) -> tuple[Course, dict[str, int]]:
-    """A released course of CLASS_ASSIGNMENTS with n complete submissions spread over them."""
+def _class_course(
+    workdir: Path, n: int, assignments: tuple[str, ...] = CLASS_ASSIGNMENTS
+) -> tuple[Course, dict[str, int]]:
+    """A released course of `assignments` with n complete submissions spread over them."""
     course = Course(workdir / "template")
-    release(course, list(CLASS_ASSIGNMENTS), progress=False)
-    per = {
-        a: n // len(CLASS_ASSIGNMENTS) + (i < n % len(CLASS_ASSIGNMENTS))
-        for i, a in enumerate(CLASS_ASSIGNMENTS)
-    }
+    release(course, list(assignments), progress=False)
+    per = {a: n // len(assignments) + (i < n % len(assignments)) for i, a in enumerate(assignments)}
     drop = workdir / "drop"
     student = 0
     for assignment, count in per.items():
@@ -124,9 +128,10 @@ def class_scale(n: int, jobs: int) -> None:
         plain = Course(shutil.copytree(template.root, workdir / "plain"))
         ours = Course(shutil.copytree(template.root, workdir / "ours"))
         plain.config_path.write_text(PLAIN_CONFIG)
-        plain_s = sum(
-            _timed([str(bin_dir / "nbgrader"), "autograde", a], cwd=plain.root) for a in per
-        )
+        plain_each = {
+            a: _timed([str(bin_dir / "nbgrader"), "autograde", a], cwd=plain.root) for a in per
+        }
+        plain_s = sum(plain_each.values())
         command = [sys.executable, "-m", "autograder", "--course", str(ours.root), "autograde"]
         ours_s = _timed([*command, *per, "--jobs", str(jobs)], cwd=ROOT)
         for course in (plain, ours):
@@ -138,6 +143,8 @@ def class_scale(n: int, jobs: int) -> None:
     spread = ", ".join(f"{count} of {a}" for a, count in per.items())
     print(f"autograde a class of {n} complete submissions ({spread}; {os.cpu_count()} CPUs):")
     print(f"  plain nbgrader autograde:      {60 * n / plain_s:6.1f} submissions per minute")
+    for assignment, seconds in plain_each.items():
+        print(f"    {assignment}: {seconds / per[assignment]:.1f} s per submission")
     print(
         f"  cnn-course autograde --jobs {jobs}: {60 * n / ours_s:6.1f} submissions per minute "
         f"({plain_s / ours_s:.1f}x plain nbgrader)"
@@ -147,6 +154,21 @@ def class_scale(n: int, jobs: int) -> None:
         print(f"  {line}")
 
 
+def single(assignment: str) -> None:
+    """Grade one complete submission of `assignment`, every protection on; print the seconds."""
+    with tempfile.TemporaryDirectory(prefix="bench-single-") as tmp:
+        course, _ = _class_course(Path(tmp), 1, (assignment,))
+        command = [sys.executable, "-m", "autograder", "--course", str(course.root), "autograde"]
+        seconds = _timed([*command, assignment, "--jobs", "1"], cwd=ROOT)
+        graded = list(course.autograded_dir.glob(f"*/{assignment}/{assignment}.ipynb"))
+        if len(graded) != 1:
+            raise RuntimeError(f"{course.root}: the submission of {assignment} was not graded")
+    print(
+        f"autograde one complete submission of {assignment}, --jobs 1, every protection on "
+        f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}): {seconds:.1f} s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", nargs="?", type=int, default=8, help="submissions (default 8)")
@@ -154,7 +176,13 @@ def main() -> None:
     parser.add_argument(
         "--class", dest="klass", type=int, metavar="N", help="grade a class of N submissions"
     )
+    parser.add_argument(
+        "--single", metavar="NOTEBOOK", help="grade one complete submission of NOTEBOOK"
+    )
     args = parser.parse_args()
+    if args.single:
+        single(args.single)
+        return
     if args.klass:
         class_scale(args.klass, args.jobs)
         return
