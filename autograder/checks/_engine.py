@@ -293,12 +293,19 @@ class Attempt:
         mistakes: Sequence[Mistake] = (),
         args: tuple = (),
         tol: Tolerance | None = None,
+        layout_hint: bool = True,
     ) -> float:
         """``compare_arrays`` at the answer's tolerance, explained by the first of
         ``mistakes`` whose prediction on ``args`` equals ``got``. A near miss is kept
         (``near_miss``) and counts as error 0 here: the judge goes on."""
         try:
-            return compare_arrays(got, expected, what=what, tol=tol or tolerance_for(got))
+            return compare_arrays(
+                got,
+                expected,
+                what=what,
+                tol=tol or tolerance_for(got),
+                swapped_layout_hint=layout_hint,
+            )
         except CaseFailure as failure:
             failure = failure.with_hint(diagnose(mistakes, args, got))
             if self.near_miss(failure):
@@ -314,7 +321,7 @@ class Returns:
         twin: the case's arguments (NumPy) -> the expected value of the compared part, or a
             tuple with one value per compared part (float64 arrays).
         parts: the names of the items of the returned tuple, e.g. ``("out", "cache")``;
-            ``()`` when the function returns one array.
+            ``()`` when the function returns one array, named ``what``.
         compared: which of ``parts`` are compared (the others, a cache, are opaque); all of
             them by default.
         mistakes: known mistakes, each predicting what ``twin`` gives (the same structure).
@@ -323,6 +330,7 @@ class Returns:
             read the answer's shape).
         pure: the function must leave its inputs unchanged.
         layout_hint: name an NHWC answer where NCHW was expected.
+        what: the name of a single returned array (``iou``) in the diagnosis.
     """
 
     twin: Callable[..., Any]
@@ -332,11 +340,12 @@ class Returns:
     explain: Callable[[Attempt, Case, Any], Hint | None] | None = None
     pure: bool = True
     layout_hint: bool = True
+    what: str = "out"
 
     @property
     def names(self) -> tuple[str, ...]:
         """The names of the compared values."""
-        return self.compared or self.parts or ("out",)
+        return self.compared or self.parts or (self.what,)
 
     def __call__(self, attempt: Attempt, case: Case) -> float:
         if self.pure:
@@ -385,7 +394,7 @@ class Returns:
     def answer(self, attempt: Attempt, value: Any) -> Any:
         """The compared part(s) of a returned value, as float64 arrays."""
         if not self.parts:
-            return attempt.array(value, "out")
+            return attempt.array(value, self.what)
         items = dict(zip(self.parts, attempt.tuple(value, self.parts)))
         got = tuple(attempt.array(items[name], name) for name in self.names)
         return got[0] if len(got) == 1 else got
