@@ -180,6 +180,23 @@ def _trace(model, x) -> tuple[list, Any]:
     return calls, out
 
 
+def _built_on_meta(factory: Callable, args: Sequence, kwargs: dict) -> tuple[Any, dict | None]:
+    """``factory(*args, **kwargs)`` built on the meta device, and None; or None and the report
+    that ends the measurement: the build's ``error``, or ``module`` False and ``type`` when
+    the factory gave something else than an nn.Module."""
+    import torch
+    from torch import nn
+
+    try:
+        with torch.device("meta"):
+            built = factory(*args, **kwargs)
+    except Exception as exc:
+        return None, {"error": error_report(exc, "build")}
+    if not isinstance(built, nn.Module):
+        return None, {"module": False, "type": type(built).__name__}
+    return built, None
+
+
 @measurement
 def model(
     factory: Callable,
@@ -202,20 +219,11 @@ def model(
     A forward that returns no tensor is reported as ``output_type``.
     """
     import torch
-    from torch import nn
 
     kwargs = dict(kwargs or {})
-
-    def build():
-        with torch.device("meta"):
-            return factory(*args, **kwargs)
-
-    try:
-        built = build()
-    except Exception as exc:
-        return {"error": error_report(exc, "build")}
-    if not isinstance(built, nn.Module):
-        return {"module": False, "type": type(built).__name__}
+    built, refused = _built_on_meta(factory, args, kwargs)
+    if refused is not None:
+        return refused
     report: dict[str, Any] = {
         "module": True,
         "count": int(sum(p.numel() for p in built.parameters())),
@@ -236,7 +244,9 @@ def model(
     del built
     if functional is not None:
         try:
-            fresh = canonical_(build(), _dtype(dtype))
+            with torch.device("meta"):
+                fresh = factory(*args, **kwargs)
+            fresh = canonical_(fresh, _dtype(dtype))
             with torch.no_grad():
                 out = fresh(model_input(functional, _dtype(dtype)))
         except Exception as exc:
@@ -1019,17 +1029,10 @@ def model_layout(
     the keys by which saved weights load. A layout that cannot be read is an ``error`` of the
     stage "layout"; a build that fails is ``model``'s report alone.
     """
-    import torch
-    from torch import nn
-
     kwargs = dict(kwargs or {})
-    try:
-        with torch.device("meta"):
-            built = factory(*args, **kwargs)
-    except Exception as exc:
-        return {"error": error_report(exc, "build")}
-    if not isinstance(built, nn.Module):
-        return {"module": False, "type": type(built).__name__}
+    built, refused = _built_on_meta(factory, args, kwargs)
+    if refused is not None:
+        return refused
     try:
         layers = [
             [str(name), type(module).__name__, _attributes(module)]
