@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from autograder.course import HIDDEN_SEED_VARIABLE
-from autograder.kernel.measure import describe, describe_value, type_name
+from autograder.kernel.measure import answer_facts, describe, describe_value
 
 # --- tolerances ---------------------------------------------------------------------------------
 # Answers are computed in float64; two correct float64 programs that add in a different order
@@ -311,17 +311,29 @@ def as_float64_array(value: Any, func_name: str, what: str) -> np.ndarray:
     Anything else (a list, a torch tensor, an ndarray subclass, an object dtype, complex
     numbers) is refused with a diagnosis, so what is compared is always plain numbers.
     """
-    if type(value) is not np.ndarray:
-        extra = ""
-        if type_name(value).startswith("torch."):
-            extra = " Convert with .detach().cpu().numpy(), or better, use NumPy throughout."
-        raise CaseFailure(
-            f"{func_name} must return {what} as a numpy.ndarray; it returned "
-            f"{describe_answer(value)}.{extra}"
-        )
-    if value.dtype.kind not in "biuf":
-        raise CaseFailure(f"{what} must hold real numbers; its dtype is {value.dtype}.")
+    if type(value) is not np.ndarray or value.dtype.kind not in "biuf":
+        raise not_a_real_array(answer_facts(value), func_name, what)
     return np.array(value, dtype=np.float64, copy=True)
+
+
+def not_a_real_array(facts: dict, func_name: str, what: str) -> CaseFailure:
+    """The diagnosis of an answer that is not a real ndarray, from its ``facts``
+    (``autograder.kernel.measure.answer_facts``: its description, its type's name, and an
+    ndarray's dtype), as a report of a measurement carries them from where the code ran."""
+    if "dtype" in facts and "shape" not in facts:
+        return CaseFailure(f"{what} must hold real numbers; its dtype is {facts['dtype']}.")
+    return CaseFailure(
+        f"{func_name} must return {what} as a numpy.ndarray; it returned "
+        f"{facts['answer']}.{tensor_advice(facts['type'])}"
+    )
+
+
+def tensor_advice(kind: str) -> str:
+    """What an answer whose type is named ``kind`` (``torch.Tensor``) is told when it is a
+    tensor where an ndarray was expected (nothing for any other type)."""
+    if kind.startswith("torch."):
+        return " Convert with .detach().cpu().numpy(), or better, use NumPy throughout."
+    return ""
 
 
 def as_int(value: Any, func_name: str, what: str = "the result") -> int:

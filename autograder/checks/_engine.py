@@ -36,11 +36,11 @@ The pieces, in the order a check uses them:
   ``judge(attempt, case) -> error``.
 - ``Attempt``: one run of a check on the student's functions; what a judge calls, reads and
   compares through (``call``, ``forward``, ``compare``, ``array``, ...).
-- ``Subject``: how the engine sees a student's callable: call it under the banned-library
-  guard, read its code for banned calls, count its lines, measure it. A function defined here
-  is inspected here; a proxy of a function in the student's sandboxed kernel is inspected
-  through the resolver that ``autograder.isolation`` installs (``subjects``), so every check
-  works the same on both.
+- ``Subject`` (in ``_subjects``): how the engine sees a student's callable: call it under
+  the banned-library guard, read its code for banned calls, count its lines, measure it. A
+  function defined here is inspected here; a proxy of a function in the student's sandboxed
+  kernel is inspected through the resolver that ``autograder.isolation`` installs
+  (``subjects``), so every check works the same on both.
 """
 
 from __future__ import annotations
@@ -85,87 +85,26 @@ from autograder.checks._answers import (  # noqa: F401 (the engine's names, in o
     expect_tuple,
     hidden_rng,
     matches,
+    not_a_real_array,
     not_applicable,
     relative_error,
     same,
     select_cases,
     shape_only,
+    tensor_advice,
     to_numpy,
     to_tensor,
     tolerance_for,
     twin,
 )
-from autograder.kernel import measure as measurements
+from autograder.checks._subjects import (  # noqa: F401 (the engine's names, in one place)
+    Subject,
+    display_name,
+    subject,
+    subjects,
+)
 from autograder.kernel import rules
 from autograder.kernel.measure import error_report
-
-# --- the student's callables, as a check sees them ------------------------------------------------
-
-
-class Subject:
-    """A student's function or class as a check sees it.
-
-    ``call`` runs it, ``banned`` reads its code for banned calls, ``count_lines`` counts the
-    lines of student code a call executes, ``measure`` runs a measurement of
-    ``autograder.kernel.measure`` on it. With ``guarded`` (a NumPy exercise), every run is
-    watched by the banned-library guard. This class inspects a local callable;
-    ``autograder.isolation`` supplies one for a proxy of a callable in the student's sandboxed
-    kernel (see ``subjects``).
-    """
-
-    def __init__(self, target: Any, check: str, guarded: bool = True) -> None:
-        self.target = target
-        self.check = check
-        self.guarded = guarded
-        name = getattr(target, "__name__", "")
-        self.name = name if isinstance(name, str) and name.isidentifier() else check
-
-    def _runnable(self) -> Callable:
-        return rules.guard(self.target, self.check) if self.guarded else self.target
-
-    def banned(self) -> list[str]:
-        return rules.find_banned(self.target)
-
-    def call(self, *args: Any, **kwargs: Any) -> Any:
-        return self._runnable()(*args, **kwargs)
-
-    def count_lines(self, *args: Any, stop_after: int) -> tuple[Any, int]:
-        return rules.count_lines(self._runnable(), *args, stop_after=stop_after)
-
-    def measure(self, measurement: str, *args: Any, **kwargs: Any) -> Any:
-        if measurement not in measurements.MEASUREMENTS:
-            raise KeyError(f"no measurement {measurement!r}")
-        return measurements.MEASUREMENTS[measurement](self._runnable(), *args, **kwargs)
-
-
-_RESOLVERS: list[Callable[[Any, str, bool], Subject | None]] = []
-
-
-@contextlib.contextmanager
-def subjects(resolver: Callable[[Any, str, bool], Subject | None]) -> Iterator[None]:
-    """Within the block, ``resolver(target, check, guarded)`` may supply the ``Subject`` of a
-    target (returning None leaves it to the next resolver, and finally to ``Subject``)."""
-    _RESOLVERS.append(resolver)
-    try:
-        yield
-    finally:
-        _RESOLVERS.remove(resolver)
-
-
-def subject(target: Any, check: str, guarded: bool = True) -> Subject:
-    """The ``Subject`` of a student's callable (see ``subjects``)."""
-    for resolver in reversed(_RESOLVERS):
-        found = resolver(target, check, guarded)
-        if found is not None:
-            return found
-    return Subject(target, check, guarded)
-
-
-def display_name(impl: Any, default: str) -> str:
-    """The name the student gave the function (``conv_forward_fast``), else ``default``."""
-    name = getattr(impl, "__name__", "")
-    return name if isinstance(name, str) and name.isidentifier() else default
-
 
 # --- running a check --------------------------------------------------------------------------------
 
@@ -354,12 +293,19 @@ class Attempt:
         mistakes: Sequence[Mistake] = (),
         args: tuple = (),
         tol: Tolerance | None = None,
+        layout_hint: bool = True,
     ) -> float:
         """``compare_arrays`` at the answer's tolerance, explained by the first of
         ``mistakes`` whose prediction on ``args`` equals ``got``. A near miss is kept
         (``near_miss``) and counts as error 0 here: the judge goes on."""
         try:
-            return compare_arrays(got, expected, what=what, tol=tol or tolerance_for(got))
+            return compare_arrays(
+                got,
+                expected,
+                what=what,
+                tol=tol or tolerance_for(got),
+                swapped_layout_hint=layout_hint,
+            )
         except CaseFailure as failure:
             failure = failure.with_hint(diagnose(mistakes, args, got))
             if self.near_miss(failure):
@@ -375,7 +321,7 @@ class Returns:
         twin: the case's arguments (NumPy) -> the expected value of the compared part, or a
             tuple with one value per compared part (float64 arrays).
         parts: the names of the items of the returned tuple, e.g. ``("out", "cache")``;
-            ``()`` when the function returns one array.
+            ``()`` when the function returns one array, named ``what``.
         compared: which of ``parts`` are compared (the others, a cache, are opaque); all of
             them by default.
         mistakes: known mistakes, each predicting what ``twin`` gives (the same structure).
@@ -384,6 +330,7 @@ class Returns:
             read the answer's shape).
         pure: the function must leave its inputs unchanged.
         layout_hint: name an NHWC answer where NCHW was expected.
+        what: the name of a single returned array (``iou``) in the diagnosis.
     """
 
     twin: Callable[..., Any]
@@ -393,11 +340,12 @@ class Returns:
     explain: Callable[[Attempt, Case, Any], Hint | None] | None = None
     pure: bool = True
     layout_hint: bool = True
+    what: str = "out"
 
     @property
     def names(self) -> tuple[str, ...]:
         """The names of the compared values."""
-        return self.compared or self.parts or ("out",)
+        return self.compared or self.parts or (self.what,)
 
     def __call__(self, attempt: Attempt, case: Case) -> float:
         if self.pure:
@@ -446,7 +394,7 @@ class Returns:
     def answer(self, attempt: Attempt, value: Any) -> Any:
         """The compared part(s) of a returned value, as float64 arrays."""
         if not self.parts:
-            return attempt.array(value, "out")
+            return attempt.array(value, self.what)
         items = dict(zip(self.parts, attempt.tuple(value, self.parts)))
         got = tuple(attempt.array(items[name], name) for name in self.names)
         return got[0] if len(got) == 1 else got

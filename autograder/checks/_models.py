@@ -98,14 +98,17 @@ class ModelCase:
         return {"trace": self.trace, "functional": self.functional, "dtype": dtype}
 
 
-def refusal(borrowed: set[str]) -> str | None:
-    """The refusal of a model built from the course's reference code (None when it is not)."""
+def refusal(
+    borrowed: set[str],
+    write: str = "the model yourself from torch.nn layers (nn.Conv2d, nn.Linear, ...)",
+) -> str | None:
+    """The refusal of a model built from the course's reference code, from the modules it
+    ``borrowed`` (None when it borrowed none); ``write`` says what to write instead."""
     if not borrowed:
         return None
     return (
         f"it is built from the course's reference code ({', '.join(sorted(borrowed))}), "
-        "so it earns no credit. Write the model yourself from torch.nn layers (nn.Conv2d, "
-        "nn.Linear, ...), as the exercise asks."
+        f"so it earns no credit. Write {write}, as the exercise asks."
     )
 
 
@@ -302,12 +305,12 @@ def same_count(case: ModelCase, mine: dict, theirs: dict, mistakes: Sequence[Mis
     if case.published is not None:
         body += f" ({case.published[1]})"
     body += f"; the difference is {got - expected:+,}.\n"
-    body += _shape_difference(mine["shapes"], theirs["shapes"])
+    body += shape_difference(mine["shapes"], theirs["shapes"])
     args, kwargs = case.shown.fresh()
     raise CaseFailure(body, diagnose(mistakes, args, got, kwargs=kwargs))
 
 
-def _shape_difference(got: Sequence, expected: Sequence) -> str:
+def shape_difference(got: Sequence, expected: Sequence) -> str:
     """Which parameter shapes the two models do not share, at most four of each."""
     mine = collections.Counter(tuple(shape) for shape in got)
     theirs = collections.Counter(tuple(shape) for shape in expected)

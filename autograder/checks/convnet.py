@@ -46,6 +46,7 @@ from autograder.checks._engine import (
     diagnose,
     not_applicable,
     raised,
+    tensor_advice,
 )
 from autograder.kernel import rules
 from course_utils import reference
@@ -68,10 +69,8 @@ FLOAT32_MODEL = Tolerance(
 def not_an_array(what: str, odd: dict) -> str:
     """``what`` must be an ndarray, but the student's code gave ``odd`` (a report's
     description of it)."""
-    extra = ""
-    if odd.get("type", "").startswith("torch."):
-        extra = " Convert with .detach().cpu().numpy(), or better, use NumPy throughout."
-    return f"{what} must be a numpy.ndarray of real numbers; it is {odd['answer']}.{extra}"
+    advice = tensor_advice(odd.get("type", ""))
+    return f"{what} must be a numpy.ndarray of real numbers; it is {odd['answer']}.{advice}"
 
 
 # --- ThreeLayerConvNet ------------------------------------------------------------------------

@@ -5,11 +5,10 @@ Each check is an ``Exercise``: its cases, the twin in ``course_utils.reference.d
 (compared in float64) and the known mistakes (inclusive pixel coordinates in IoU, NMS without
 sorting or with ``>=``, NMS across classes), run by the engine in ``_engine``.
 
-Notebook 07's checks share this module's judges: ``OneArray`` (one array, such as the IoU
-matrix) and ``Keep`` (indices, compared exactly), and its ``compare_explained``, which never
-adds the engine's channels-last hint. Its later sections are checked in ``grid_detector`` (box
-encoding, the YOLO-style loss) and ``segmentation`` (transposed convolution, the pixel-wise
-loss).
+An array answer (the IoU matrix) is judged by the engine's ``Returns``, never with its
+channels-last hint; ``Keep`` judges indices, compared exactly. Notebook 07's later sections are
+checked in ``grid_detector`` (box encoding, the YOLO-style loss), ``matching``, ``evaluation``
+and ``segmentation`` (transposed convolution, the pixel-wise loss).
 """
 
 from __future__ import annotations
@@ -27,15 +26,12 @@ from autograder.checks._engine import (
     CaseFailure,
     CheckResult,
     Exercise,
-    Hint,
     Mistake,
     NotApplicable,
-    Tolerance,
+    Returns,
     check,
-    compare_arrays,
     describe_answer,
     diagnose,
-    tolerance_for,
     twin,
 )
 from course_utils.reference import detection as reference
@@ -43,7 +39,7 @@ from course_utils.reference import detection as reference
 __all__ = ["check_box_iou", "check_nms", "check_batched_nms"]
 
 
-# --- shared by notebook 07's checks: random boxes, and the judges of arrays -----------------------
+# --- shared by notebook 07's checks: random boxes -------------------------------------------------
 
 
 def random_boxes(rng: np.random.Generator, k: int, extent: float = 40.0) -> np.ndarray:
@@ -51,48 +47,6 @@ def random_boxes(rng: np.random.Generator, k: int, extent: float = 40.0) -> np.n
     top_left = rng.uniform(0, extent, size=(k, 2))
     sides = rng.uniform(1, extent / 2, size=(k, 2))
     return np.concatenate([top_left, top_left + sides], axis=1)
-
-
-def compare_explained(
-    got: np.ndarray,
-    expected: np.ndarray,
-    what: str,
-    mistakes: Sequence[Mistake],
-    case: Case,
-    tol: Tolerance,
-) -> float:
-    """``compare_arrays`` at ``tol`` (never with the channels-last hint), explained by the
-    first of ``mistakes`` whose prediction on the case equals ``got``."""
-    try:
-        return compare_arrays(got, expected, what=what, tol=tol, swapped_layout_hint=False)
-    except CaseFailure as failure:
-        args, kwargs = case.fresh()
-        hint = diagnose(mistakes, args, got, lambda v: np.asarray(v, dtype=np.float64), kwargs)
-        raise failure.with_hint(hint) from None
-
-
-@dataclass(frozen=True)
-class OneArray:
-    """Judge a function that returns one array, named ``what`` in the diagnosis: inputs left
-    unchanged, the answer compared with ``twin``'s (the case's arguments -> the array) at the
-    tolerance of its own dtype, and explained by the first mistake whose prediction equals it,
-    else by ``explain(got, expected)``."""
-
-    twin: Callable[..., np.ndarray]
-    what: str
-    mistakes: Sequence[Mistake] = ()
-    explain: Callable[[np.ndarray, np.ndarray], Hint | None] | None = None
-
-    def __call__(self, attempt: Attempt, case: Case) -> float:
-        attempt.unchanged(case)
-        value = attempt.call_case(case)
-        got, tol = attempt.array(value, self.what), tolerance_for(value)
-        expected = self.twin(*case.fresh()[0])
-        try:
-            return compare_explained(got, expected, self.what, self.mistakes, case, tol)
-        except CaseFailure as failure:
-            explained = self.explain(got, expected) if self.explain else None
-            raise failure.with_hint(explained) from None
 
 
 # --- IoU ------------------------------------------------------------------------------------------
@@ -170,10 +124,11 @@ BOX_IOU = Exercise(
     args=("boxes1", "boxes2"),
     public=_iou_cases,
     hidden=_hidden_iou_cases,
-    judge=OneArray(
+    judge=Returns(
         partial(twin, reference.box_iou),
-        "iou",
-        (
+        what="iou",
+        layout_hint=False,
+        mistakes=(
             Mistake(
                 "inclusive_pixels",
                 "your IoU uses inclusive pixel coordinates, width x2 - x1 + 1. These boxes are "

@@ -2,16 +2,15 @@
 
 Each check is an ``Exercise``: its cases, the twin in ``course_utils.reference.detection``
 (compared in float64) and the known mistakes (rows and columns swapped in the encoding, the
-loss averaged over every cell, ...), run by the engine in ``_engine``. ``LossAndGradient``
-judges any loss that returns ``(loss, grad)``.
+loss averaged over every cell, ...), run by the engine in ``_engine``: the encoding judged by
+``Returns``, the loss by ``losses.LossAndGradient``, which judges any loss that returns
+``(loss, grad)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 import numpy as np
 import torch
@@ -24,11 +23,12 @@ from autograder.checks._engine import (
     Hint,
     Mistake,
     NotApplicable,
+    Returns,
     check,
-    tolerance_for,
     twin,
 )
-from autograder.checks.detection import OneArray, compare_explained, random_boxes
+from autograder.checks.detection import random_boxes
+from autograder.checks.losses import LossAndGradient
 from course_utils.reference import detection as reference
 
 __all__ = ["check_encode_boxes", "check_yolo_loss"]
@@ -118,8 +118,12 @@ def _hidden_encode_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _channels_last(got: np.ndarray, expected: np.ndarray) -> Hint | None:
+_encoded = partial(twin, reference.encode_boxes)
+
+
+def _channels_last(attempt: Attempt, case: Case, got: np.ndarray) -> Hint | None:
     """A target of shape (S, S, 5 + C) where (5 + C, S, S) was expected."""
+    expected = _encoded(*case.fresh()[0])
     if got.shape == expected.shape[1:] + expected.shape[:1] and got.shape != expected.shape:
         return Hint(
             "channels_last",
@@ -133,10 +137,11 @@ ENCODE_BOXES = Exercise(
     args=("boxes", "labels", "grid_size", "num_classes", "image_size"),
     public=_encode_cases,
     hidden=_hidden_encode_cases,
-    judge=OneArray(
-        partial(twin, reference.encode_boxes),
-        "target",
-        (
+    judge=Returns(
+        _encoded,
+        what="target",
+        layout_hint=False,
+        mistakes=(
             Mistake(
                 "row_from_x",
                 "rows and columns are swapped: the ROW index comes from y, i = floor(cy / cell), "
@@ -182,39 +187,6 @@ def check_encode_boxes(encode_boxes: Callable, cases: str = "public") -> CheckRe
 
 
 # --- the loss -------------------------------------------------------------------------------------
-
-
-def _part(mistake: Mistake, index: int) -> Mistake:
-    """The mistake as it shows in one item of a predicted ``(loss, grad)``."""
-    return Mistake(
-        mistake.id, mistake.hint, lambda *a, **k: np.asarray(mistake.predict(*a, **k)[index])
-    )
-
-
-@dataclass(frozen=True)
-class LossAndGradient:
-    """Judge a loss that returns ``(loss, grad)``: inputs left unchanged, the loss (a number)
-    and then the gradient compared with ``twin``'s (the case's arguments -> ``(loss, grad)``),
-    each at the tolerance of its own dtype. ``mistakes`` predict ``(loss, grad)``; a hint is
-    given when the student's loss, or their gradient, equals the prediction's."""
-
-    twin: Callable[..., Any]
-    grad: str
-    mistakes: Sequence[Mistake] = ()
-
-    def __call__(self, attempt: Attempt, case: Case) -> float:
-        attempt.unchanged(case)
-        loss_value, grad_value = attempt.tuple(attempt.call_case(case), ("loss", self.grad))
-        loss = np.asarray(attempt.number(loss_value, "the loss"))
-        grad = attempt.array(grad_value, self.grad)
-        tols = tolerance_for(loss_value), tolerance_for(grad_value)  # float32 is judged as such
-        expected_loss, expected_grad = self.twin(*case.fresh()[0])
-        mistakes = [_part(m, 0) for m in self.mistakes]
-        error = compare_explained(loss, np.asarray(expected_loss), "loss", mistakes, case, tols[0])
-        mistakes = [_part(m, 1) for m in self.mistakes]
-        return max(
-            error, compare_explained(grad, expected_grad, self.grad, mistakes, case, tols[1])
-        )
 
 
 def _yolo_numpy(pred, target, lambda_coord=5.0, lambda_noobj=0.5, **mistake):

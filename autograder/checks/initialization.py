@@ -42,6 +42,7 @@ from autograder.checks._engine import (
     Tolerance,
     check,
     matches,
+    not_a_real_array,
     not_applicable,
     raised,
     relative_error,
@@ -229,25 +230,12 @@ def _drawn(attempt: Attempt, case: Case) -> list[dict]:
     return attempt.measure("draws", calls)["results"]
 
 
-def _odd_failure(odd: dict, name: str) -> CaseFailure:
-    """An answer that is not a real ndarray, in the words of the engine's ``as_float64_array``
-    (``odd`` as ``autograder.kernel.measure`` reports it)."""
-    if "dtype" in odd and "shape" not in odd:
-        return CaseFailure(f"w must hold real numbers; its dtype is {odd['dtype']}.")
-    extra = ""
-    if odd["type"].startswith("torch."):
-        extra = " Convert with .detach().cpu().numpy(), or better, use NumPy throughout."
-    return CaseFailure(
-        f"{name} must return w as a numpy.ndarray; it returned {odd['answer']}.{extra}"
-    )
-
-
 def _weights(attempt: Attempt, result: dict, shape: tuple[int, ...]) -> np.ndarray:
     """The array of one call: a float64 ndarray of ``shape``, or the failure that says why not."""
     if "error" in result:
         raise raised(result["error"], attempt.name)
     if "odd" in result:
-        raise _odd_failure(result["odd"], attempt.name)
+        raise not_a_real_array(result["odd"], attempt.name, "w")
     if result["dtype"] != "float64":
         raise CaseFailure(
             f"w has dtype {result['dtype']}; {attempt.name} must return float64, as "

@@ -3,14 +3,17 @@ cross-entropy) and for the numerical gradient that checks every backward pass.
 
 Each check is an ``Exercise`` (see ``layers``, whose shared helpers these checks use): its
 cases, the PyTorch twin in ``course_utils.reference`` (compared in float64) and the known
-mistakes. A loss returns ``(loss, grad)`` (``LossAnswer``) and must stay finite for any finite
-input: the public cases include the lecture's stability logits (SEED_CONCEPTS.md section 2).
+mistakes. A loss returns ``(loss, grad)`` (``LossAndGradient``, which notebook 07's losses
+share) and must stay finite for any finite input: the public cases include the lecture's
+stability logits (SEED_CONCEPTS.md section 2).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +26,7 @@ from autograder.checks._engine import (
     Hint,
     Mistake,
     NotApplicable,
+    Tolerance,
     check,
     compare_arrays,
     matches,
@@ -65,38 +69,67 @@ def _right_once_shifted(attempt: Attempt, case: Case, loss, grad) -> bool:
 
 
 @dataclass(frozen=True)
-class LossAnswer:
-    """Judge a loss: it returns ``(loss, grad)``, the loss a number and grad an array of the
-    input's shape, both compared with the twin's.
+class LossAndGradient:
+    """Judge a loss that returns ``(loss, grad)``: inputs left unchanged, the loss (a number)
+    and then the gradient (an array of the input's shape) compared with the twin's, never with
+    the channels-last hint.
 
     Args:
-        twin: the reference loss (tensors in, ``(loss, grad)`` out).
-        grad: the gradient's name, ``"dscores"`` or ``"dlogits"``.
+        twin: the case's arguments (NumPy) -> the expected ``(loss, grad)``.
+        grad: the gradient's name, ``"dscores"``, ``"dlogits"`` or ``"dpred"``.
         mistakes: each predicting ``(loss, grad)``; it names the mistake when the student's
             loss, or their gradient, equals its prediction.
         overflow: the diagnosis of a loss that is right once each row's maximum is subtracted
             from the scores before the call (it overflows only for want of that shift).
+        float32_as_such: judge each value at the tolerance of its own dtype (a float32 answer
+            to float32 precision); off, every answer is judged to float64 precision.
     """
 
-    twin: Callable
+    twin: Callable[..., Any]
     grad: str
     mistakes: Sequence[Mistake] = ()
     overflow: Hint | None = None
+    float32_as_such: bool = True
 
     def part(self, index: int) -> list[Mistake]:
         """The mistakes predicting the loss (0) or the gradient (1) alone."""
-        return [Mistake(m.id, m.hint, lambda *a, p=m.predict: p(*a)[index]) for m in self.mistakes]
+        return [
+            Mistake(m.id, m.hint, lambda *a, p=m.predict: np.asarray(p(*a)[index]))
+            for m in self.mistakes
+        ]
+
+    def tolerance(self, value: Any) -> Tolerance | None:
+        """The tolerance of a returned value: its own dtype's, or (``float32_as_such`` off)
+        ``None``, float64's for every answer."""
+        return tolerance_for(value) if self.float32_as_such else None
 
     def __call__(self, attempt: Attempt, case: Case) -> float:
         attempt.unchanged(case)
-        loss, grad = attempt.tuple(attempt.call_case(case), ("loss", self.grad))
-        loss = np.asarray(attempt.number(loss, "the loss"))
-        grad = attempt.array(grad, self.grad)
+        loss_value, grad_value = attempt.tuple(attempt.call_case(case), ("loss", self.grad))
+        loss = np.asarray(attempt.number(loss_value, "the loss"))
+        grad = attempt.array(grad_value, self.grad)
         args = case.fresh()[0]
-        expected_loss, expected_grad = twin(self.twin, *args)
+        expected_loss, expected_grad = self.twin(*args)
         try:
-            error = attempt.compare(loss, np.asarray(expected_loss), "loss", self.part(0), args)
-            return max(error, attempt.compare(grad, expected_grad, self.grad, self.part(1), args))
+            error = attempt.compare(
+                loss,
+                np.asarray(expected_loss),
+                "loss",
+                self.part(0),
+                args,
+                self.tolerance(loss_value),
+                layout_hint=False,
+            )
+            error_grad = attempt.compare(
+                grad,
+                expected_grad,
+                self.grad,
+                self.part(1),
+                args,
+                self.tolerance(grad_value),
+                layout_hint=False,
+            )
+            return max(error, error_grad)
         except CaseFailure as failure:
             # Right once shifted proves the overflow, and disproves any mistake whose
             # prediction only happened to be as infinite as this answer.
@@ -212,8 +245,8 @@ SOFTMAX_LOSS = Exercise(
     args=("scores", "y"),
     public=_softmax_cases,
     hidden=_hidden_loss_cases,
-    judge=LossAnswer(
-        reference.softmax_loss,
+    judge=LossAndGradient(
+        partial(twin, reference.softmax_loss),
         "dscores",
         (
             Mistake(
@@ -242,6 +275,7 @@ SOFTMAX_LOSS = Exercise(
             "and the largest exponent becomes exp(0) = 1 (your function is right on scores "
             "shifted that way).",
         ),
+        float32_as_such=False,
     ),
 )
 
@@ -277,8 +311,8 @@ SVM_LOSS = Exercise(
     args=("scores", "y"),
     public=_svm_cases,
     hidden=_hidden_loss_cases,
-    judge=LossAnswer(
-        reference.svm_loss,
+    judge=LossAndGradient(
+        partial(twin, reference.svm_loss),
         "dscores",
         (
             Mistake(
@@ -290,6 +324,7 @@ SVM_LOSS = Exercise(
             ),
             _summed(reference.svm_loss),
         ),
+        float32_as_such=False,
     ),
 )
 
@@ -356,8 +391,8 @@ BCE_LOSS = Exercise(
     args=("logits", "y"),
     public=_bce_cases,
     hidden=_hidden_bce_cases,
-    judge=LossAnswer(
-        reference.bce_loss,
+    judge=LossAndGradient(
+        partial(twin, reference.bce_loss),
         "dlogits",
         (
             Mistake(
@@ -382,6 +417,7 @@ BCE_LOSS = Exercise(
                 ),
             ),
         ),
+        float32_as_such=False,
     ),
 )
 

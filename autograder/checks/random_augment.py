@@ -25,6 +25,7 @@ from autograder.checks._engine import (
     Exercise,
     Hint,
     check,
+    not_a_real_array,
     raised,
 )
 from course_utils import augment as reference
@@ -34,19 +35,6 @@ __all__ = ["check_random_flip", "check_elastic_field"]
 
 def _image(rng: np.random.Generator, c: int, h: int, w: int) -> np.ndarray:
     return rng.random((c, h, w))
-
-
-def _odd_failure(odd: dict, name: str, what: str) -> CaseFailure:
-    """The diagnosis of an answer that is not a real ndarray, in the words of
-    ``as_float64_array`` (``odd`` as ``autograder.kernel.measure`` reports it)."""
-    if "dtype" in odd and "shape" not in odd:
-        return CaseFailure(f"{what} must hold real numbers; its dtype is {odd['dtype']}.")
-    extra = ""
-    if odd["type"].startswith("torch."):
-        extra = " Convert with .detach().cpu().numpy(), or better, use NumPy throughout."
-    return CaseFailure(
-        f"{name} must return {what} as a numpy.ndarray; it returned {odd['answer']}.{extra}"
-    )
 
 
 # --- random_flip -----------------------------------------------------------------------------------
@@ -107,7 +95,7 @@ def _flip_draws(attempt: Attempt, x: np.ndarray, report: dict) -> list[bool]:
         odd = report["odd"]
         if "shape" in odd:
             raise CaseFailure(f"out has shape {tuple(odd['shape'])}, expected {x.shape} (C, H, W).")
-        raise _odd_failure(odd, attempt.name, "out")
+        raise not_a_real_array(odd, attempt.name, "out")
     return draws
 
 
@@ -234,7 +222,7 @@ def _field(attempt: Attempt, report: dict, index: int) -> np.ndarray:
         return outputs[index]
     if "error" in report:
         raise raised(report["error"], attempt.name)
-    raise _odd_failure(report["odd"], attempt.name, "field")
+    raise not_a_real_array(report["odd"], attempt.name, "field")
 
 
 def _one_displacement_per_pixel(field: np.ndarray, shape: tuple[int, int]) -> None:

@@ -22,7 +22,7 @@ from autograder.checks._engine import (
     check,
     twin,
 )
-from autograder.checks.grid_detector import LossAndGradient
+from autograder.checks.losses import LossAndGradient
 from course_utils.reference import detection as reference
 
 __all__ = ["check_conv_transpose_forward", "check_pixel_softmax_loss"]

@@ -34,7 +34,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MEASUREMENTS", "measurement", "error_report", "describe", "describe_value", "type_name"]
+__all__ = [
+    "MEASUREMENTS",
+    "measurement",
+    "error_report",
+    "describe",
+    "describe_value",
+    "type_name",
+    "answer_facts",
+]
 
 MEASUREMENTS: dict[str, Callable[..., Any]] = {}
 
@@ -172,6 +180,23 @@ def _trace(model, x) -> tuple[list, Any]:
     return calls, out
 
 
+def _built_on_meta(factory: Callable, args: Sequence, kwargs: dict) -> tuple[Any, dict | None]:
+    """``factory(*args, **kwargs)`` built on the meta device, and None; or None and the report
+    that ends the measurement: the build's ``error``, or ``module`` False and ``type`` when
+    the factory gave something else than an nn.Module."""
+    import torch
+    from torch import nn
+
+    try:
+        with torch.device("meta"):
+            built = factory(*args, **kwargs)
+    except Exception as exc:
+        return None, {"error": error_report(exc, "build")}
+    if not isinstance(built, nn.Module):
+        return None, {"module": False, "type": type(built).__name__}
+    return built, None
+
+
 @measurement
 def model(
     factory: Callable,
@@ -194,20 +219,11 @@ def model(
     A forward that returns no tensor is reported as ``output_type``.
     """
     import torch
-    from torch import nn
 
     kwargs = dict(kwargs or {})
-
-    def build():
-        with torch.device("meta"):
-            return factory(*args, **kwargs)
-
-    try:
-        built = build()
-    except Exception as exc:
-        return {"error": error_report(exc, "build")}
-    if not isinstance(built, nn.Module):
-        return {"module": False, "type": type(built).__name__}
+    built, refused = _built_on_meta(factory, args, kwargs)
+    if refused is not None:
+        return refused
     report: dict[str, Any] = {
         "module": True,
         "count": int(sum(p.numel() for p in built.parameters())),
@@ -228,7 +244,9 @@ def model(
     del built
     if functional is not None:
         try:
-            fresh = canonical_(build(), _dtype(dtype))
+            with torch.device("meta"):
+                fresh = factory(*args, **kwargs)
+            fresh = canonical_(fresh, _dtype(dtype))
             with torch.no_grad():
                 out = fresh(model_input(functional, _dtype(dtype)))
         except Exception as exc:
@@ -344,7 +362,7 @@ def describe(value: Any) -> str:
     return f"a {type_name(value)} ({describe_value(value)})"
 
 
-def _odd_answer(value: Any) -> dict:
+def answer_facts(value: Any) -> dict:
     """An answer that is not a plain real ndarray, or one of another shape: its description,
     its type, and for an ndarray its dtype (and its shape when the dtype is real)."""
     facts: dict[str, Any] = {"answer": describe(value), "type": type_name(value)}
@@ -371,7 +389,7 @@ def calls_with_one_generator(func: Callable, args: Sequence, seed: int, count: i
 
     The report holds ``outputs``: the answers stacked as float64 (count, ...), as long as they
     are real ndarrays of one shape. The first call that raises ends the calls with ``error``,
-    the first answer that is something else with ``odd`` (see ``_odd_answer``); either way
+    the first answer that is something else with ``odd`` (see ``answer_facts``); either way
     ``index`` is that call's number.
     """
     import copy
@@ -386,7 +404,7 @@ def calls_with_one_generator(func: Callable, args: Sequence, seed: int, count: i
             report.update(error=error_report(exc, "call"), index=index)
             break
         if not _real_array(value) or (outputs and value.shape != outputs[0].shape):
-            report.update(odd=_odd_answer(value), index=index)
+            report.update(odd=answer_facts(value), index=index)
             break
         outputs.append(np.array(value, dtype=np.float64, copy=True))
     report["outputs"] = np.stack(outputs) if outputs else np.zeros((0,))
@@ -399,7 +417,7 @@ def calls_with_fresh_generators(func: Callable, calls: Sequence) -> dict:
 
     The report holds ``outputs``, the answers as float64 arrays, as long as they are real
     ndarrays; the first call that raises ends the calls with ``error``, the first answer that
-    is not a real ndarray with ``odd`` (see ``_odd_answer``), and ``index`` is its number.
+    is not a real ndarray with ``odd`` (see ``answer_facts``), and ``index`` is its number.
     """
     import copy
 
@@ -412,7 +430,7 @@ def calls_with_fresh_generators(func: Callable, calls: Sequence) -> dict:
             report.update(error=error_report(exc, "call"), index=index)
             break
         if not _real_array(value):
-            report.update(odd=_odd_answer(value), index=index)
+            report.update(odd=answer_facts(value), index=index)
             break
         outputs.append(np.array(value, dtype=np.float64, copy=True))
     report["outputs"] = outputs
@@ -427,7 +445,7 @@ def draws(func: Callable, calls: Sequence) -> dict:
 
     The report holds ``results``, one per call: ``{"output": ..., "dtype": ...}`` for a real
     ndarray (its values as float64, its own dtype's name), ``{"error": ...}`` when the call
-    raised (see ``error_report``), ``{"odd": ...}`` for any other answer (see ``_odd_answer``).
+    raised (see ``error_report``), ``{"odd": ...}`` for any other answer (see ``answer_facts``).
     """
     import copy
 
@@ -444,7 +462,7 @@ def draws(func: Callable, calls: Sequence) -> dict:
             output = np.array(value, dtype=np.float64, copy=True)
             results.append({"output": output, "dtype": str(value.dtype)})
         else:
-            results.append({"odd": _odd_answer(value)})
+            results.append({"odd": answer_facts(value)})
     return {"results": results}
 
 
@@ -665,10 +683,10 @@ _NUMPY_DTYPES = {"float32": np.float32, "float64": np.float64}
 
 def _answer(value: Any) -> Any:
     """A real ndarray as a copy of itself; anything else as ``{"odd": ...}`` (see
-    ``_odd_answer``), so that a report always crosses the wire."""
+    ``answer_facts``), so that a report always crosses the wire."""
     if _real_array(value):
         return np.array(value, copy=True)
-    return {"odd": _odd_answer(value)}
+    return {"odd": answer_facts(value)}
 
 
 def _number(value: Any) -> Any:
@@ -680,14 +698,14 @@ def _number(value: Any) -> Any:
         value, (bool, np.bool_)
     ):
         return float(value)
-    return {"odd": _odd_answer(value)}
+    return {"odd": answer_facts(value)}
 
 
 def _arrays(mapping: Any, names: Sequence[str] | None = None) -> Any:
     """A dict of arrays, each through ``_answer`` (keys as strings; only ``names`` when given);
     ``{"odd": ...}`` when it is not a dict."""
     if not isinstance(mapping, dict):
-        return {"odd": _odd_answer(mapping)}
+        return {"odd": answer_facts(mapping)}
     return {
         str(key): _answer(value)
         for key, value in mapping.items()
@@ -773,7 +791,7 @@ def model_outputs(
             report["error"] = error_report(exc, "scores")
             return report
         if not _real_array(scores) or scores.ndim != 2 or len(scores) != len(batch):
-            report["odd"] = _odd_answer(scores)
+            report["odd"] = answer_facts(scores)
             return report
         parts.append(np.array(scores, dtype=np.float64))
     report["scores"] = np.concatenate(parts) if parts else np.zeros((0, 0))
@@ -861,7 +879,7 @@ UPDATE_RULES = {"sgd": _sgd, "momentum": _momentum}
 def _config(config: Any) -> Any:
     """A config dict as plain data: numbers as floats, arrays as copies, others described."""
     if not isinstance(config, dict):
-        return {"odd": _odd_answer(config)}
+        return {"odd": answer_facts(config)}
     plain: dict[str, Any] = {}
     for key, value in config.items():
         plain[str(key)] = _answer(value) if isinstance(value, np.ndarray) else _number(value)
@@ -904,9 +922,9 @@ def train_epoch_run(
     if isinstance(value, (list, tuple)):
         losses = [_number(v) for v in value]
         if any(isinstance(v, dict) for v in losses):
-            losses = {"odd": _odd_answer(value)}
+            losses = {"odd": answer_facts(value)}
     else:
-        losses = {"odd": _odd_answer(value)}
+        losses = {"odd": answer_facts(value)}
     return {
         "batches": model.batches,
         "losses": losses,
@@ -1011,17 +1029,10 @@ def model_layout(
     the keys by which saved weights load. A layout that cannot be read is an ``error`` of the
     stage "layout"; a build that fails is ``model``'s report alone.
     """
-    import torch
-    from torch import nn
-
     kwargs = dict(kwargs or {})
-    try:
-        with torch.device("meta"):
-            built = factory(*args, **kwargs)
-    except Exception as exc:
-        return {"error": error_report(exc, "build")}
-    if not isinstance(built, nn.Module):
-        return {"module": False, "type": type(built).__name__}
+    built, refused = _built_on_meta(factory, args, kwargs)
+    if refused is not None:
+        return refused
     try:
         layers = [
             [str(name), type(module).__name__, _attributes(module)]
