@@ -4,7 +4,7 @@ The layers, top to bottom (README.md, "Layout"):
 
     commands    cli, demo, selfcheck
     steps       build, collect, grade, feedback, export, report (siblings: none imports another)
-    isolation   isolation/: sandbox, client, source, proxies, verdicts
+    isolation   isolation/: sandbox, client, source, proxies, verdicts, needed, pipeline
     checks      checks/: one module per notebook on one engine (never the wire)
     course      course, colab, rubrics, submissions: the layout, constants and helpers they share
     kernel      kernel/: what the sandbox ships (wire, main loop, measurements, rules)

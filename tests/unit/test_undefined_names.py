@@ -1,12 +1,12 @@
 """A test cell's undefined name is traced to the earlier cell that defines it and failed
-(`autograder.grade.UndefinedNames`, read with `autograder.isolation.source.binds`)."""
+(`autograder.isolation.pipeline.UndefinedNames`, read with `autograder.isolation.source.binds`)."""
 
 from __future__ import annotations
 
 import nbformat
 import pytest
 
-from autograder.grade import UndefinedNames
+from autograder.isolation.pipeline import UndefinedNames
 from autograder.isolation.source import binds
 
 
