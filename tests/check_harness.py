@@ -29,8 +29,10 @@ Each argument given adds its test to the class (pytest collects it as ``TestStan
   regular expression the message must match.
 - ``hidden_mistakes``: the hidden cases of grader seed ``hidden_seed`` fail them too, naming
   the same mistake (except those ``named_otherwise_in_hidden``, which need only fail).
-- ``near_misses``: a right answer but for a detail passes with the hint, on public and hidden
-  cases: the test cell earns part of its points.
+- ``near_misses``: a right answer but for a detail passes with the hint, on public cases: the
+  test cell earns part of its points.
+- ``hidden_near_misses``: the hidden cases of grader seed ``hidden_seed`` give them the same
+  near miss.
 - ``wrong``: graded through a kernel, the solution passes, and every mistake and near miss is
   diagnosed as here (``kernel_grading.grades_through_a_kernel``).
 
@@ -54,6 +56,10 @@ from autograder.kernel import rules
 from tests.solutions import load_solutions
 
 SEEDS = ("1", "2", "3")
+# The locked imports cell of a notebook whose student cells build torch models.
+MODEL_IMPORTS = (
+    "import numpy as np\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
+)
 HINT_ID = re.compile(r"[a-z0-9_]+/[a-z0-9_]+")
 
 # check name -> the names of the solution functions it takes (a dict), or (check name, names)
@@ -106,7 +112,8 @@ def is_exported(modules: Sequence[ModuleType], functions: Functions = ()) -> Cal
                 assert getattr(checks, name) is getattr(module, name)
                 assert name in checks.__all__
         defined = {name for module in modules for name in module.__all__}
-        assert {check for check, _ in pairs(functions)} <= defined
+        missing = {check for check, _ in pairs(functions)} - defined
+        assert not missing, f"{sorted(missing)} are not in the __all__ of {modules}"
 
     return test
 
@@ -204,14 +211,14 @@ def fails_each_mistake_on_hidden_cases(
 def gives_a_near_miss(near_misses: Sequence[Mistake], seed: str | None = None) -> Callable:
     """A test: ``check(*impls)`` passes with a near miss for each ``(check, impls, expected)``
     (a hint identifier), prints it, and does not raise: the test cell earns part of its
-    points. With a grader ``seed``, the hidden cases of that seed give the same near miss."""
-    kinds = ["public"] if seed is None else ["public", "hidden"]
+    points. With a grader ``seed``, on the hidden cases of that seed instead of the public
+    ones."""
+    kind = "public" if seed is None else "hidden"
 
-    @pytest.mark.parametrize("kind", kinds)
     @pytest.mark.parametrize(
         "check, impls, expected", near_misses, ids=[_label(m) for m in near_misses]
     )
-    def test(check, impls, expected, kind, monkeypatch, capsys):
+    def test(check, impls, expected, monkeypatch, capsys):
         from autograder.checks import _engine
 
         monkeypatch.setattr(_engine, "NEAR_MISSES", [])  # the grader's record, left as it was
@@ -246,6 +253,7 @@ def standard_check_tests(
     hidden_seed: str = "5",
     named_otherwise_in_hidden: Collection[Callable] = (),
     near_misses: Sequence[Mistake] = (),
+    hidden_near_misses: Sequence[Mistake] = (),
     wrong: ModuleType | None = None,
     imports: str = "import numpy as np\n",
     more_kernel_tests: Sequence[str] = (),
@@ -284,7 +292,11 @@ def standard_check_tests(
         )
     if near_misses:
         tests["test_a_right_answer_but_for_a_detail_is_a_near_miss"] = gives_a_near_miss(
-            near_misses, hidden_seed
+            near_misses
+        )
+    if hidden_near_misses:
+        tests["test_hidden_cases_give_the_same_near_miss"] = gives_a_near_miss(
+            hidden_near_misses, hidden_seed
         )
     if wrong is not None:
         tests["test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake"] = (

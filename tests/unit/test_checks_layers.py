@@ -132,6 +132,7 @@ TestStandardChecks = standard_check_tests(
     # Hidden inputs are random normal numbers: they have no exact zeros for ReLU's gate.
     hidden_mistakes=[m for m in MISTAKES if m[1][-1] is not wrong.relu_backward_gate_includes_zero],
     near_misses=NEAR_MISSES,
+    hidden_near_misses=NEAR_MISSES,
     wrong=wrong,
 )
 

@@ -63,6 +63,7 @@ TestStandardChecks = standard_check_tests(
     mistakes=MISTAKES,
     hidden_mistakes=MISTAKES,
     near_misses=[NEAR_MISS],
+    hidden_near_misses=[NEAR_MISS],
     wrong=wrong,
 )
 
