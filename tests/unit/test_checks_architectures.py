@@ -3,6 +3,7 @@ solutions and fail every known mistake, naming it."""
 
 import pytest
 
+from autograder.checks import architectures as architecture_checks
 from autograder.checks import (
     check_alexnet,
     check_count_parameters,
@@ -12,34 +13,21 @@ from autograder.checks import (
     check_vgg,
 )
 from course_utils.reference import architectures as ref
-from tests.check_harness import fails_each_mistake, passes_the_solution
-from tests.kernel_grading import grades_through_a_kernel
+from tests.check_harness import MODEL_IMPORTS, standard_check_tests
 from tests.wrong import architectures as wrong
 
-test_check_passes_the_notebook_solution = passes_the_solution(
-    "05_architectures",
-    {
-        "check_count_parameters": ("count_parameters",),
-        "check_lenet5": ("LeNet5",),
-        "check_inception_module": ("InceptionModule",),
-    },
-)
-
-test_check_passes_the_notebook_solution_of_a_big_model = pytest.mark.slow(
-    passes_the_solution(
-        "05_architectures",
-        {
-            "check_alexnet": ("AlexNet",),
-            "check_vgg": ("VGG",),
-            "check_googlenet": ("GoogLeNet",),
-        },
-        seeds=("1",),
-    )
-)
-
-MODEL_IMPORTS = (
-    "import numpy as np\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
-)
+# check -> the names of the solution's functions and classes it takes, in notebook order.
+FUNCTIONS = {
+    "check_count_parameters": ("count_parameters",),
+    "check_lenet5": ("LeNet5",),
+    "check_inception_module": ("InceptionModule",),
+}
+# Big models: one seed, and marked slow.
+BIG_MODELS = {
+    "check_alexnet": ("AlexNet",),
+    "check_vgg": ("VGG",),
+    "check_googlenet": ("GoogLeNet",),
+}
 
 MISTAKES = [
     (
@@ -83,26 +71,30 @@ MISTAKES = [
     (check_inception_module, (wrong.InceptionModuleNoPadding,), "inception_module/branch_sizes"),
 ]
 
-test_check_fails_a_wrong_model_and_names_the_mistake = fails_each_mistake(MISTAKES)
+BIG_MISTAKES = [
+    (check_alexnet, (wrong.AlexNetPaperWidths,), "alexnet/paper_widths"),
+    (check_vgg, (wrong.VGGMissingPool,), "vgg/missing_pool"),
+    (check_vgg, (wrong.VGGConfigCWithThreeByThree,), "vgg/config_c_with_three_by_three"),
+    (check_vgg, (wrong.VGGOtherConfig,), "vgg/other_config"),
+    (check_vgg, (wrong.VGGNoBatchNorm,), "vgg/no_batch_norm"),
+    (check_googlenet, (wrong.GoogLeNetFloorPools,), "googlenet/one_pixel_smaller"),
+    (check_googlenet, (wrong.GoogLeNetTrueFiveByFive,), "googlenet/true_five_by_five"),
+    (check_googlenet, (wrong.GoogLeNetWithBiases,), "googlenet/with_biases"),
+    (check_googlenet, (wrong.GoogLeNetNoBatchNorm,), "googlenet/no_batch_norm"),
+]
 
-test_check_fails_a_wrong_big_model_and_names_the_mistake = pytest.mark.slow(
-    fails_each_mistake(
-        [
-            (check_alexnet, (wrong.AlexNetPaperWidths,), "alexnet/paper_widths"),
-            (check_vgg, (wrong.VGGMissingPool,), "vgg/missing_pool"),
-            (
-                check_vgg,
-                (wrong.VGGConfigCWithThreeByThree,),
-                "vgg/config_c_with_three_by_three",
-            ),
-            (check_vgg, (wrong.VGGOtherConfig,), "vgg/other_config"),
-            (check_vgg, (wrong.VGGNoBatchNorm,), "vgg/no_batch_norm"),
-            (check_googlenet, (wrong.GoogLeNetFloorPools,), "googlenet/one_pixel_smaller"),
-            (check_googlenet, (wrong.GoogLeNetTrueFiveByFive,), "googlenet/true_five_by_five"),
-            (check_googlenet, (wrong.GoogLeNetWithBiases,), "googlenet/with_biases"),
-            (check_googlenet, (wrong.GoogLeNetNoBatchNorm,), "googlenet/no_batch_norm"),
-        ]
-    )
+# Through a kernel the student's classes are proxies, and the measurements run there.
+TestStandardChecks = standard_check_tests(
+    "05_architectures",
+    FUNCTIONS,
+    modules=[architecture_checks],
+    mistakes=MISTAKES,
+    wrong=wrong,
+    imports=MODEL_IMPORTS,
+)
+
+TestStandardChecksOfBigModels = standard_check_tests(
+    "05_architectures", BIG_MODELS, seeds=("1",), mistakes=BIG_MISTAKES, slow=True
 )
 
 
@@ -178,19 +170,3 @@ def test_the_courses_own_reference_model_earns_no_credit():
 
     with pytest.raises(AssertionError, match="course_utils.reference.architectures"):
         check_inception_module(Renamed)
-
-
-# --- through a kernel: the student's classes are proxies, the measurements run there ----------
-
-
-test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
-    "05_architectures",
-    [
-        ("check_count_parameters", ("count_parameters",)),
-        ("check_lenet5", ("LeNet5",)),
-        ("check_inception_module", ("InceptionModule",)),
-    ],
-    MISTAKES,
-    wrong,
-    imports=MODEL_IMPORTS,
-)

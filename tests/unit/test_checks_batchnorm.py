@@ -13,19 +13,8 @@ from autograder.checks import batchnorm as batchnorm_checks
 from autograder.checks._engine import broken_forward, hidden_rng
 from autograder.course import HIDDEN_SEED_VARIABLE
 from course_utils.reference import batchnorm as twins
-from tests.check_harness import (
-    assert_names_the_mistake,
-    fails_each_mistake,
-    gives_a_near_miss,
-    passes_implementations,
-    passes_the_solution,
-)
-from tests.kernel_grading import (
-    graded_tests,
-    grades_through_a_kernel,
-    module_body,
-    solutions_source,
-)
+from tests.check_harness import assert_names_the_mistake, implementations, standard_check_tests
+from tests.kernel_grading import graded_tests, module_body, solutions_source
 from tests.solutions import load_solutions
 from tests.wrong import batchnorm as wrong
 
@@ -47,38 +36,6 @@ CHECKS = [
 @pytest.fixture(scope="module")
 def solutions():
     return load_solutions("04_batchnorm")
-
-
-def test_every_check_is_exported_from_autograder_checks():
-    for name in batchnorm_checks.__all__:
-        assert getattr(checks, name) is getattr(batchnorm_checks, name)
-
-
-test_check_passes_the_notebook_solution = passes_the_solution(
-    "04_batchnorm",
-    {
-        "check_batchnorm_forward": ("batchnorm_forward",),
-        "check_batchnorm_backward": ("batchnorm_forward", "batchnorm_backward"),
-        "check_spatial_batchnorm_forward": ("spatial_batchnorm_forward",),
-        "check_spatial_batchnorm_backward": (
-            "spatial_batchnorm_forward",
-            "spatial_batchnorm_backward",
-        ),
-    },
-)
-
-test_check_passes_the_notebook_closed_form_backward = passes_the_solution(
-    "04_batchnorm", {"check_batchnorm_backward": ("batchnorm_forward", "batchnorm_backward_alt")}
-)
-
-
-test_check_passes_an_independent_implementation_with_another_cache = passes_implementations(
-    [
-        (getattr(checks, check), tuple(getattr(CORRECT, n) for n in names))
-        for check, names in CHECKS
-    ],
-    seed="7",
-)
 
 
 def test_the_closed_form_backward_draws_the_hidden_cases_of_its_own_name(monkeypatch):
@@ -254,24 +211,30 @@ MISTAKES = [
     ),
 ]
 
-test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(MISTAKES)
+# A right value of the wrong shape: a near miss, on public cases and on hidden ones (and no more).
+NEAR_MISSES = [
+    (
+        FORWARD,
+        (wrong.batchnorm_forward_running_stats_shape,),
+        "batchnorm_forward/running_stats_shape",
+    ),
+    (*_backward(wrong.batchnorm_backward_dgamma_shape), "batchnorm_backward/dgamma_shape"),
+]
 
-HIDDEN_MISTAKES = [m for m in MISTAKES if m[0] in (FORWARD, checks.check_batchnorm_backward)]
-
-
-@pytest.mark.parametrize(
-    "check, impls, expected",
-    HIDDEN_MISTAKES,
-    ids=[impls[-1].__name__ for _, impls, _ in HIDDEN_MISTAKES],
+TestStandardChecks = standard_check_tests(
+    "04_batchnorm",
+    CHECKS,
+    modules=[batchnorm_checks],
+    # Written independently of the solution, with a cache of another layout.
+    others=implementations(CHECKS, CORRECT),
+    mistakes=MISTAKES,
+    hidden_mistakes=[m for m in MISTAKES if m[0] in (FORWARD, checks.check_batchnorm_backward)],
+    hidden_seed="4",
+    near_misses=NEAR_MISSES,
+    hidden_near_misses=NEAR_MISSES,
+    wrong=wrong,
+    imports="import types\nimport numpy as np\n",
 )
-def test_hidden_cases_fail_the_same_mistakes_with_the_same_hints(
-    check, impls, expected, monkeypatch
-):
-    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "4")
-    with pytest.raises(AssertionError) as failure:
-        check(*impls, cases="hidden")
-    assert "hidden cases fail" in str(failure.value)
-    assert_names_the_mistake(str(failure.value), expected)
 
 
 def test_eps_outside_the_square_root_shows_most_on_the_tiny_variance_case(monkeypatch):
@@ -320,35 +283,6 @@ def test_a_right_backward_behind_a_forward_with_a_wrong_out_is_judged_on_its_gra
         wrong.batchnorm_forward_unbiased_var, CORRECT.batchnorm_backward
     )
     assert result.passed == result.total
-
-
-test_a_right_value_of_the_wrong_shape_is_a_near_miss = gives_a_near_miss(
-    [
-        (
-            FORWARD,
-            (wrong.batchnorm_forward_running_stats_shape,),
-            "batchnorm_forward/running_stats_shape",
-        ),
-        (*_backward(wrong.batchnorm_backward_dgamma_shape), "batchnorm_backward/dgamma_shape"),
-    ]
-)
-
-
-@pytest.mark.parametrize(
-    "check, impls, expected",
-    [
-        (
-            FORWARD,
-            (wrong.batchnorm_forward_running_stats_shape,),
-            "batchnorm_forward/running_stats_shape",
-        ),
-        (*_backward(wrong.batchnorm_backward_dgamma_shape), "batchnorm_backward/dgamma_shape"),
-    ],
-)
-def test_hidden_cases_give_the_same_near_miss_and_no_more(check, impls, expected, monkeypatch):
-    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "4")
-    result = check(*impls, cases="hidden")
-    assert result.near_miss == expected
 
 
 def test_running_statistics_of_the_wrong_shape_earn_nothing_when_test_mode_is_wrong_too():
@@ -453,11 +387,6 @@ def test_using_the_reference_twins_earns_no_credit():
 
     with pytest.raises(AssertionError, match="NumPy exercise"):
         checks.check_batchnorm_forward(borrowed)
-
-
-test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
-    "04_batchnorm", CHECKS, MISTAKES, wrong, imports="import types\nimport numpy as np\n"
-)
 
 
 def test_a_failure_carries_the_arrays_that_differ_for_the_heat_map():

@@ -10,15 +10,9 @@ from torch import nn
 
 from autograder import checks
 from autograder.checks import builders
-from autograder.course import HIDDEN_SEED_VARIABLE
 from course_utils.reference import architectures as ref
-from tests.check_harness import (
-    assert_names_the_mistake,
-    fails_each_mistake,
-    passes_implementations,
-    passes_the_solution,
-)
-from tests.kernel_grading import assert_plain, grades_through_a_kernel, measured
+from tests.check_harness import MODEL_IMPORTS, standard_check_tests
+from tests.kernel_grading import assert_plain, measured
 from tests.wrong import architectures as wrong
 
 # check -> the names of the solution's functions and classes it takes, in notebook order.
@@ -27,9 +21,6 @@ FUNCTIONS = {
     "check_basic_block_option_a": ("BasicBlock",),
     "check_resnet_cifar": ("resnet_cifar",),
 }
-IMPORTS = (
-    "import numpy as np\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
-)
 
 
 def test_every_check_is_exported_from_autograder_checks_in_notebook_order():
@@ -44,12 +35,6 @@ def test_every_check_is_exported_from_autograder_checks_in_notebook_order():
         < names.index("check_resnet_cifar")
     )
 
-
-test_check_passes_the_notebook_solution = passes_the_solution("05_architectures", FUNCTIONS)
-
-test_check_passes_the_reference_make_vgg_layers = passes_implementations(
-    [(checks.check_make_vgg_layers, (ref.make_vgg_layers,))], seed="7"
-)
 
 MISTAKES = [
     (
@@ -101,37 +86,30 @@ MISTAKES = [
     ),
 ]
 
-test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(MISTAKES)
-
-test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
-    "05_architectures", list(FUNCTIONS.items()), MISTAKES, wrong, imports=IMPORTS
-)
-
-# Hidden cases of these seeds show each mistake on their first failing case. (Option A's
-# subsampling mistakes need even sides to be told apart, and ignoring in_channels needs a
+# The hidden cases of seed 1 show each of these mistakes on their first failing case. (Option
+# A's subsampling mistakes need even sides to be told apart, and ignoring in_channels needs a
 # case with another number of channels than 3.)
-HIDDEN = {
-    "make_vgg_layers/pool_after_every_conv": "1",
-    "make_vgg_layers/relu_before_bn": "1",
-    "basic_block_option_a/pad_one_side": "1",
-    "basic_block_option_a/projection": "1",
-    "resnet_cifar/projection_shortcut": "1",
-    "resnet_cifar/n_off_by_one": "1",
-    "resnet_cifar/ignores_width": "1",
-    "resnet_cifar/stride_in_first_stage": "1",
+SHOWN_IN_HIDDEN = {
+    "make_vgg_layers/pool_after_every_conv",
+    "make_vgg_layers/relu_before_bn",
+    "basic_block_option_a/pad_one_side",
+    "basic_block_option_a/projection",
+    "resnet_cifar/projection_shortcut",
+    "resnet_cifar/n_off_by_one",
+    "resnet_cifar/ignores_width",
+    "resnet_cifar/stride_in_first_stage",
 }
 
-
-@pytest.mark.parametrize(
-    "check, impls, mistake",
-    [m for m in MISTAKES if m[2] in HIDDEN],
-    ids=[m[2] for m in MISTAKES if m[2] in HIDDEN],
+TestStandardChecks = standard_check_tests(
+    "05_architectures",
+    FUNCTIONS,
+    others=[(checks.check_make_vgg_layers, (ref.make_vgg_layers,))],
+    mistakes=MISTAKES,
+    hidden_mistakes=[m for m in MISTAKES if m[2] in SHOWN_IN_HIDDEN],
+    hidden_seed="1",
+    wrong=wrong,
+    imports=MODEL_IMPORTS,
 )
-def test_hidden_cases_fail_the_same_wrong_implementation(check, impls, mistake, monkeypatch):
-    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, HIDDEN[mistake])
-    with pytest.raises(AssertionError, match="hidden cases fail") as failure:
-        check(*impls, cases="hidden")
-    assert_names_the_mistake(str(failure.value), mistake)
 
 
 def test_a_model_made_of_the_reference_classes_is_refused_after_passing_every_case(capsys):

@@ -11,61 +11,28 @@ from autograder.checks import convolution as conv_checks
 from autograder.checks._engine import hidden_rng
 from autograder.course import HIDDEN_SEED_VARIABLE
 from course_utils import reference
-from tests.check_harness import (
-    assert_names_the_mistake,
-    fails_each_mistake,
-    numpy_twin,
-    passes_implementations,
-    passes_the_solution,
-)
-from tests.kernel_grading import expect_mistake, grades_through_a_kernel
+from tests.check_harness import implementations, numpy_twin, standard_check_tests
+from tests.kernel_grading import expect_mistake
 from tests.solutions import load_solutions
 from tests.wrong import convolution as wrong
 
 CORRECT = wrong.CORRECT
 
-# check -> the names of the functions it takes: the naive pair, then the fast pair.
-NAIVE = {
-    "check_conv_forward": ("conv_forward_naive",),
-    "check_conv_backward": ("conv_forward_naive", "conv_backward_naive"),
-}
-FAST = {
-    "check_conv_forward": ("conv_forward_fast",),
-    "check_conv_backward": ("conv_forward_fast", "conv_backward_fast"),
-}
+# (check, the names of the functions it takes): the naive pair, then the fast pair.
+NAIVE = [
+    ("check_conv_forward", ("conv_forward_naive",)),
+    ("check_conv_backward", ("conv_forward_naive", "conv_backward_naive")),
+]
+FAST = [
+    ("check_conv_forward", ("conv_forward_fast",)),
+    ("check_conv_backward", ("conv_forward_fast", "conv_backward_fast")),
+]
 
 
 @pytest.fixture(scope="module")
 def solutions():
     return load_solutions("02_layers")
 
-
-def test_every_check_is_exported_from_autograder_checks():
-    for name in conv_checks.__all__:
-        assert getattr(checks, name) is getattr(conv_checks, name)
-        assert name in checks.__all__
-
-
-test_check_passes_the_notebook_naive_solution = passes_the_solution("02_layers", NAIVE)
-test_check_passes_the_notebook_fast_solution = passes_the_solution("02_layers", FAST)
-
-test_check_passes_an_independent_numpy_implementation = passes_implementations(
-    [
-        (getattr(checks, check), tuple(getattr(CORRECT, n) for n in names))
-        for check, names in NAIVE.items()
-    ],
-    seed="7",
-)
-
-test_check_passes_numpy_wrappers_of_the_reference_twins = passes_implementations(
-    [
-        (getattr(checks, check), tuple(numpy_twin(getattr(reference, n)) for n in names))
-        for pairs in (NAIVE, FAST)
-        for check, names in pairs.items()
-    ],
-    seed="11",
-    allow_torch=True,
-)
 
 MISTAKES = [
     (
@@ -127,15 +94,17 @@ MISTAKES = [
     ),
 ]
 
-test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(MISTAKES)
-
-# Through a kernel the line count is made where the student's code runs.
-test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
+TestStandardChecks = standard_check_tests(
     "02_layers",
-    [*NAIVE.items(), *FAST.items()],
-    MISTAKES,
-    wrong,
-    more_tests=[
+    NAIVE + FAST,
+    modules=[conv_checks],
+    others=implementations(NAIVE, CORRECT),
+    twins=implementations(NAIVE + FAST, reference, numpy_twin),
+    mistakes=MISTAKES,
+    hidden_mistakes=MISTAKES,
+    wrong=wrong,
+    # Through a kernel the line count is made where the student's code runs.
+    more_kernel_tests=[
         "from autograder.checks import check_conv_fast\n"
         "check_conv_fast(conv_forward_fast, conv_backward_fast)\n",
         expect_mistake(
@@ -148,16 +117,6 @@ test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grade
         ),
     ],
 )
-
-
-@pytest.mark.parametrize(
-    "check, impls, mistake", MISTAKES, ids=[m[1][-1].__name__ for m in MISTAKES]
-)
-def test_hidden_cases_fail_the_same_wrong_implementation(check, impls, mistake, monkeypatch):
-    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "5")
-    with pytest.raises(AssertionError, match="hidden cases fail") as failure:
-        check(*impls, cases="hidden")
-    assert_names_the_mistake(str(failure.value), mistake)
 
 
 def test_a_failure_names_the_case_the_inputs_and_the_largest_error():

@@ -8,16 +8,8 @@ import pytest
 
 from autograder import checks
 from autograder.checks import detection as detection_checks
-from autograder.course import HIDDEN_SEED_VARIABLE
 from course_utils.reference import detection as reference
-from tests.check_harness import (
-    assert_names_the_mistake,
-    fails_each_mistake,
-    numpy_twin,
-    passes_implementations,
-    passes_the_solution,
-)
-from tests.kernel_grading import grades_through_a_kernel
+from tests.check_harness import implementations, numpy_twin, standard_check_tests
 from tests.solutions import load_solutions
 from tests.wrong import detection as wrong
 
@@ -30,33 +22,6 @@ FUNCTIONS = {
     "check_batched_nms": ("batched_nms",),
 }
 
-
-def test_every_check_is_exported_from_autograder_checks():
-    for name in detection_checks.__all__:
-        assert getattr(checks, name) is getattr(detection_checks, name)
-        assert name in checks.__all__
-
-
-test_check_passes_the_notebook_solution = passes_the_solution(
-    "07_detection_segmentation", FUNCTIONS
-)
-
-test_check_passes_an_independent_numpy_implementation = passes_implementations(
-    [
-        (getattr(checks, check), tuple(getattr(CORRECT, n) for n in names))
-        for check, names in FUNCTIONS.items()
-    ],
-    seed="7",
-)
-
-test_check_passes_numpy_wrappers_of_the_reference_twins = passes_implementations(
-    [
-        (getattr(checks, check), tuple(numpy_twin(getattr(reference, n)) for n in names))
-        for check, names in FUNCTIONS.items()
-    ],
-    seed="11",
-    allow_torch=True,
-)
 
 MISTAKES = [
     (checks.check_box_iou, (wrong.box_iou_inclusive_pixels,), "box_iou/inclusive_pixels"),
@@ -82,26 +47,22 @@ MISTAKES = [
     ),
 ]
 
-test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(MISTAKES)
-
-test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
-    "07_detection_segmentation", list(FUNCTIONS.items()), MISTAKES, wrong
-)
-
 # In seed 5's first failing case the kept boxes' score order is their index order, so
 # suppressing in input order gives the same keep, and that mistake, listed first, is named.
 NAMED_OTHERWISE_IN_HIDDEN = {wrong.nms_returns_index_order}
 
 
-@pytest.mark.parametrize(
-    "check, impls, mistake", MISTAKES, ids=[m[1][-1].__name__ for m in MISTAKES]
+TestStandardChecks = standard_check_tests(
+    "07_detection_segmentation",
+    FUNCTIONS,
+    modules=[detection_checks],
+    others=implementations(FUNCTIONS, CORRECT),
+    twins=implementations(FUNCTIONS, reference, numpy_twin),
+    mistakes=MISTAKES,
+    hidden_mistakes=MISTAKES,
+    named_otherwise_in_hidden=NAMED_OTHERWISE_IN_HIDDEN,
+    wrong=wrong,
 )
-def test_hidden_cases_fail_the_same_wrong_implementation(check, impls, mistake, monkeypatch):
-    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "5")
-    with pytest.raises(AssertionError, match="hidden cases fail") as failure:
-        check(*impls, cases="hidden")
-    if impls[-1] not in NAMED_OTHERWISE_IN_HIDDEN:
-        assert_names_the_mistake(str(failure.value), mistake)
 
 
 def test_a_failure_names_the_function_the_case_and_the_inputs():

@@ -10,8 +10,9 @@ from autograder.checks import (
     check_match_detections,
     check_mean_average_precision,
 )
-from tests.check_harness import fails_each_mistake, passes_the_solution
-from tests.kernel_grading import grades_through_a_kernel
+from autograder.checks import evaluation as evaluation_checks
+from autograder.checks import matching as matching_checks
+from tests.check_harness import standard_check_tests
 from tests.solutions import load_solutions
 from tests.wrong import detection as wrong
 
@@ -110,12 +111,12 @@ MISTAKES = [
     ),
 ]
 
-test_check_passes_the_notebook_solution = passes_the_solution(
-    "07_detection_segmentation", FUNCTIONS
-)
-test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(MISTAKES)
-test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
-    "07_detection_segmentation", list(FUNCTIONS.items()), MISTAKES, wrong
+TestStandardChecks = standard_check_tests(
+    "07_detection_segmentation",
+    FUNCTIONS,
+    modules=[evaluation_checks, matching_checks],
+    mistakes=MISTAKES,
+    wrong=wrong,
 )
 
 

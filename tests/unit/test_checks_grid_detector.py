@@ -8,16 +8,8 @@ import pytest
 
 from autograder import checks
 from autograder.checks import grid_detector as grid_checks
-from autograder.course import HIDDEN_SEED_VARIABLE
 from course_utils.reference import detection as reference
-from tests.check_harness import (
-    assert_names_the_mistake,
-    fails_each_mistake,
-    numpy_twin,
-    passes_implementations,
-    passes_the_solution,
-)
-from tests.kernel_grading import grades_through_a_kernel
+from tests.check_harness import implementations, numpy_twin, standard_check_tests
 from tests.solutions import load_solutions
 from tests.wrong import detection as wrong
 
@@ -29,33 +21,6 @@ FUNCTIONS = {
     "check_yolo_loss": ("yolo_loss",),
 }
 
-
-def test_every_check_is_exported_from_autograder_checks():
-    for name in grid_checks.__all__:
-        assert getattr(checks, name) is getattr(grid_checks, name)
-        assert name in checks.__all__
-
-
-test_check_passes_the_notebook_solution = passes_the_solution(
-    "07_detection_segmentation", FUNCTIONS
-)
-
-test_check_passes_an_independent_numpy_implementation = passes_implementations(
-    [
-        (getattr(checks, check), tuple(getattr(CORRECT, n) for n in names))
-        for check, names in FUNCTIONS.items()
-    ],
-    seed="7",
-)
-
-test_check_passes_numpy_wrappers_of_the_reference_twins = passes_implementations(
-    [
-        (getattr(checks, check), tuple(numpy_twin(getattr(reference, n)) for n in names))
-        for check, names in FUNCTIONS.items()
-    ],
-    seed="11",
-    allow_torch=True,
-)
 
 MISTAKES = [
     (checks.check_encode_boxes, (wrong.encode_boxes_row_from_x,), "encode_boxes/row_from_x"),
@@ -103,21 +68,16 @@ MISTAKES = [
     (checks.check_yolo_loss, (wrong.yolo_loss_no_sigmoid,), "yolo_loss/no_sigmoid"),
 ]
 
-test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(MISTAKES)
-
-test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
-    "07_detection_segmentation", list(FUNCTIONS.items()), MISTAKES, wrong
+TestStandardChecks = standard_check_tests(
+    "07_detection_segmentation",
+    FUNCTIONS,
+    modules=[grid_checks],
+    others=implementations(FUNCTIONS, CORRECT),
+    twins=implementations(FUNCTIONS, reference, numpy_twin),
+    mistakes=MISTAKES,
+    hidden_mistakes=MISTAKES,
+    wrong=wrong,
 )
-
-
-@pytest.mark.parametrize(
-    "check, impls, mistake", MISTAKES, ids=[m[1][-1].__name__ for m in MISTAKES]
-)
-def test_hidden_cases_fail_the_same_wrong_implementation(check, impls, mistake, monkeypatch):
-    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "5")
-    with pytest.raises(AssertionError, match="hidden cases fail") as failure:
-        check(*impls, cases="hidden")
-    assert_names_the_mistake(str(failure.value), mistake)
 
 
 def test_a_loss_gradient_off_by_one_in_a_million_gets_no_hint():

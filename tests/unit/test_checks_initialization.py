@@ -9,16 +9,15 @@ import pytest
 
 from autograder import checks
 from autograder.checks import initialization as initialization_checks
-from autograder.course import HIDDEN_SEED_VARIABLE
 from autograder.kernel.measure import MEASUREMENTS
 from course_utils import reference
 from tests.check_harness import (
-    assert_names_the_mistake,
     fails_each_mistake,
+    implementations,
+    numpy_twin,
     passes_implementations,
-    passes_the_solution,
+    standard_check_tests,
 )
-from tests.kernel_grading import grades_through_a_kernel
 from tests.wrong import normalization as wrong
 
 check_kaiming_normal = checks.check_kaiming_normal
@@ -45,40 +44,35 @@ def _reversed(impl):
     return kaiming_normal
 
 
-def test_the_check_is_exported_from_autograder_checks():
-    assert initialization_checks.__all__ == ["check_kaiming_normal"]
-    assert checks.check_kaiming_normal is initialization_checks.check_kaiming_normal
-    assert "check_kaiming_normal" in checks.__all__
-
-
-test_check_passes_the_notebook_solution = passes_the_solution(
-    "04_batchnorm", {"check_kaiming_normal": ("kaiming_normal",)}
-)
-
-test_check_passes_right_draws_of_another_order_by_their_statistics = passes_implementations(
-    [
-        (check_kaiming_normal, (wrong.CORRECT.kaiming_normal,)),
-        (check_kaiming_normal, (kaiming_normal_drawn_transposed,)),
-        (check_kaiming_normal, (_reversed(wrong.CORRECT.kaiming_normal),)),
-    ],
-    seed="7",
-)
-
-
-def kaiming_normal_by_the_twin(shape, rng, gain=RELU_GAIN):
-    return reference.kaiming_normal(shape, rng, gain).numpy()
-
-
-test_check_passes_a_numpy_wrapper_of_the_reference_twin = passes_implementations(
-    [(check_kaiming_normal, (kaiming_normal_by_the_twin,))], seed="11", allow_torch=True
-)
-
+FUNCTIONS = {"check_kaiming_normal": ("kaiming_normal",)}
 MISTAKES = [
     (check_kaiming_normal, (impl,), wrong.mistake_id(impl))
     for impl in wrong.MISTAKES["kaiming_normal"]
 ]
 
-test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(MISTAKES)
+TestStandardChecks = standard_check_tests(
+    "04_batchnorm",
+    FUNCTIONS,
+    modules=[initialization_checks],
+    others=implementations(FUNCTIONS, wrong.CORRECT),
+    twins=implementations(FUNCTIONS, reference, numpy_twin),
+    mistakes=MISTAKES,
+    hidden_mistakes=MISTAKES,
+    wrong=wrong,
+)
+
+
+def test_the_module_has_this_one_check():
+    assert initialization_checks.__all__ == ["check_kaiming_normal"]
+
+
+test_check_passes_right_draws_of_another_order_by_their_statistics = passes_implementations(
+    [
+        (check_kaiming_normal, (kaiming_normal_drawn_transposed,)),
+        (check_kaiming_normal, (_reversed(wrong.CORRECT.kaiming_normal),)),
+    ],
+    seed="7",
+)
 
 # The scale mistakes drawn in another order: named by the sample's standard deviation alone.
 SCALE_MISTAKES = [
@@ -88,20 +82,6 @@ SCALE_MISTAKES = [
 ]
 
 test_check_names_a_scale_mistake_by_statistics_alone = fails_each_mistake(SCALE_MISTAKES)
-
-test_through_a_kernel_the_check_passes_the_solution_and_names_each_mistake = (
-    grades_through_a_kernel(
-        "04_batchnorm", [("check_kaiming_normal", ("kaiming_normal",))], MISTAKES, wrong
-    )
-)
-
-
-@pytest.mark.parametrize("check, impls, mistake", MISTAKES, ids=[m[2] for m in MISTAKES])
-def test_hidden_cases_fail_the_same_wrong_implementation(check, impls, mistake, monkeypatch):
-    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "5")
-    with pytest.raises(AssertionError, match="hidden cases fail") as failure:
-        check(*impls, cases="hidden")
-    assert_names_the_mistake(str(failure.value), mistake)
 
 
 def test_every_hint_the_check_defines_is_named_by_a_wrong_implementation():

@@ -9,18 +9,14 @@ import torch
 
 from autograder import checks
 from autograder.checks import layers as layer_checks
-from autograder.course import HIDDEN_SEED_VARIABLE
 from autograder.kernel import rules
 from course_utils import reference
 from tests.check_harness import (
     assert_names_the_mistake,
-    fails_each_mistake,
-    gives_a_near_miss,
+    implementations,
     numpy_twin,
-    passes_implementations,
-    passes_the_solution,
+    standard_check_tests,
 )
-from tests.kernel_grading import grades_through_a_kernel
 from tests.wrong import layers as wrong
 
 CORRECT = wrong.CORRECT
@@ -34,57 +30,6 @@ FUNCTIONS = {
     "check_dropout_forward": ("dropout_forward",),
     "check_dropout_backward": ("dropout_forward", "dropout_backward"),
 }
-
-
-def test_every_check_is_exported_from_autograder_checks():
-    for name in layer_checks.__all__:
-        assert getattr(checks, name) is getattr(layer_checks, name)
-        assert name in checks.__all__
-
-
-test_check_passes_the_notebook_solution = passes_the_solution("02_layers", FUNCTIONS)
-
-test_check_passes_an_independent_numpy_implementation = passes_implementations(
-    [
-        (getattr(checks, check), tuple(getattr(CORRECT, n) for n in names))
-        for check, names in FUNCTIONS.items()
-    ],
-    seed="7",
-)
-
-test_check_passes_numpy_wrappers_of_the_reference_twins = passes_implementations(
-    [
-        (getattr(checks, check), tuple(numpy_twin(getattr(reference, n)) for n in names))
-        for check, names in FUNCTIONS.items()
-    ],
-    seed="11",
-    allow_torch=True,
-)
-
-test_a_right_dx_of_the_wrong_shape_is_a_near_miss = gives_a_near_miss(
-    [
-        (
-            checks.check_affine_backward,
-            (CORRECT.affine_forward, wrong.affine_backward_dx_not_reshaped),
-            "affine_backward/dx_not_reshaped",
-        )
-    ]
-)
-
-
-def test_a_near_miss_earns_nothing_when_another_value_is_wrong_too():
-    def affine_backward(dout, cache):
-        # dx not reshaped (a near miss) and, on those very cases (x not flat), dw transposed.
-        dx, dw, db = wrong.affine_backward_dx_not_reshaped(dout, cache)
-        if cache[0].ndim > 2:
-            dw = wrong.affine_backward_dw_transposed(dout, cache)[1]
-        return dx, dw, db
-
-    with pytest.raises(AssertionError) as failure:
-        checks.check_affine_backward(CORRECT.affine_forward, affine_backward)
-    assert_names_the_mistake(str(failure.value), "affine_backward/dw_transposed")
-    assert "near miss" not in str(failure.value)
-
 
 MISTAKES = [
     (checks.check_affine_forward, (wrong.affine_forward_no_flatten,), "affine_forward/no_flatten"),
@@ -168,25 +113,42 @@ MISTAKES = [
     ),
 ]
 
-test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(MISTAKES)
+# dx right but for its shape: a near miss.
+NEAR_MISSES = [
+    (
+        checks.check_affine_backward,
+        (CORRECT.affine_forward, wrong.affine_backward_dx_not_reshaped),
+        "affine_backward/dx_not_reshaped",
+    )
+]
 
-test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
-    "02_layers", list(FUNCTIONS.items()), MISTAKES, wrong
+TestStandardChecks = standard_check_tests(
+    "02_layers",
+    FUNCTIONS,
+    modules=[layer_checks],
+    others=implementations(FUNCTIONS, CORRECT),
+    twins=implementations(FUNCTIONS, reference, numpy_twin),
+    mistakes=MISTAKES,
+    # Hidden inputs are random normal numbers: they have no exact zeros for ReLU's gate.
+    hidden_mistakes=[m for m in MISTAKES if m[1][-1] is not wrong.relu_backward_gate_includes_zero],
+    near_misses=NEAR_MISSES,
+    hidden_near_misses=NEAR_MISSES,
+    wrong=wrong,
 )
 
 
-# Hidden inputs are random normal numbers: they have no exact zeros for ReLU's gate.
-HIDDEN_MISTAKES = [m for m in MISTAKES if m[1][-1] is not wrong.relu_backward_gate_includes_zero]
+def test_a_near_miss_earns_nothing_when_another_value_is_wrong_too():
+    def affine_backward(dout, cache):
+        # dx not reshaped (a near miss) and, on those very cases (x not flat), dw transposed.
+        dx, dw, db = wrong.affine_backward_dx_not_reshaped(dout, cache)
+        if cache[0].ndim > 2:
+            dw = wrong.affine_backward_dw_transposed(dout, cache)[1]
+        return dx, dw, db
 
-
-@pytest.mark.parametrize(
-    "check, impls, mistake", HIDDEN_MISTAKES, ids=[m[1][-1].__name__ for m in HIDDEN_MISTAKES]
-)
-def test_hidden_cases_fail_the_same_wrong_implementation(check, impls, mistake, monkeypatch):
-    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "5")
-    with pytest.raises(AssertionError, match="hidden cases fail") as failure:
-        check(*impls, cases="hidden")
-    assert_names_the_mistake(str(failure.value), mistake)
+    with pytest.raises(AssertionError) as failure:
+        checks.check_affine_backward(CORRECT.affine_forward, affine_backward)
+    assert_names_the_mistake(str(failure.value), "affine_backward/dw_transposed")
+    assert "near miss" not in str(failure.value)
 
 
 def test_the_seed_hint_asks_for_a_generator_and_never_reseeds_numpy():

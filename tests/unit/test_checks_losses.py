@@ -8,58 +8,22 @@ import pytest
 
 from autograder import checks
 from autograder.checks import losses as loss_checks
-from autograder.course import HIDDEN_SEED_VARIABLE
 from autograder.kernel import rules
 from course_utils import reference
-from tests.check_harness import (
-    assert_names_the_mistake,
-    fails_each_mistake,
-    numpy_twin,
-    passes_implementations,
-    passes_the_solution,
-)
-from tests.kernel_grading import grades_through_a_kernel
+from tests.check_harness import implementations, numpy_twin, standard_check_tests
 from tests.wrong import losses as wrong
 
 CORRECT = wrong.CORRECT
 
 # check -> the names of the functions it takes, in notebook order.
-FUNCTIONS = {
+LOSSES = {
     "check_softmax_loss": ("softmax_loss",),
     "check_svm_loss": ("svm_loss",),
     "check_bce_loss": ("bce_loss",),
-    "check_eval_numerical_gradient_array": ("eval_numerical_gradient_array",),
 }
+GRADIENT = {"check_eval_numerical_gradient_array": ("eval_numerical_gradient_array",)}
+FUNCTIONS = {**LOSSES, **GRADIENT}
 
-
-def test_every_check_is_exported_from_autograder_checks():
-    for name in loss_checks.__all__:
-        assert getattr(checks, name) is getattr(loss_checks, name)
-        assert name in checks.__all__
-
-
-test_check_passes_the_notebook_solution = passes_the_solution("02_layers", FUNCTIONS)
-
-test_check_passes_an_independent_numpy_implementation = passes_implementations(
-    [
-        (getattr(checks, check), tuple(getattr(CORRECT, n) for n in names))
-        for check, names in FUNCTIONS.items()
-    ],
-    seed="7",
-)
-
-test_check_passes_numpy_wrappers_of_the_reference_twins = passes_implementations(
-    [
-        # The numerical gradient's twin takes NumPy arrays as they are (and calls f with them).
-        (getattr(checks, check), tuple(wrap(getattr(reference, n)) for n in names))
-        for check, names in FUNCTIONS.items()
-        for wrap in [
-            numpy_twin if check != "check_eval_numerical_gradient_array" else (lambda f: f)
-        ]
-    ],
-    seed="11",
-    allow_torch=True,
-)
 
 MISTAKES = [
     (
@@ -119,13 +83,6 @@ MISTAKES = [
     ),
 ]
 
-test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(MISTAKES)
-
-test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
-    "02_layers", list(FUNCTIONS.items()), MISTAKES, wrong
-)
-
-
 # Seed 5 draws the logit 399.6 with target 1: its sigmoid is exactly 1.0, so (1 - y) log(1 - s)
 # is 0 * -inf = nan in the lecture's formula as in this one, and the sign error, listed first,
 # is named instead (as it always was; the public cases name this mistake).
@@ -139,15 +96,21 @@ NAMED_OTHERWISE_IN_HIDDEN = {
 }
 
 
-@pytest.mark.parametrize(
-    "check, impls, mistake", MISTAKES, ids=[m[1][-1].__name__ for m in MISTAKES]
+TestStandardChecks = standard_check_tests(
+    "02_layers",
+    FUNCTIONS,
+    modules=[loss_checks],
+    others=implementations(FUNCTIONS, CORRECT),
+    twins=[
+        *implementations(LOSSES, reference, numpy_twin),
+        # The numerical gradient's twin takes NumPy arrays as they are (and calls f with them).
+        *implementations(GRADIENT, reference),
+    ],
+    mistakes=MISTAKES,
+    hidden_mistakes=MISTAKES,
+    named_otherwise_in_hidden=NAMED_OTHERWISE_IN_HIDDEN,
+    wrong=wrong,
 )
-def test_hidden_cases_fail_the_same_wrong_implementation(check, impls, mistake, monkeypatch):
-    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "5")
-    with pytest.raises(AssertionError, match="hidden cases fail") as failure:
-        check(*impls, cases="hidden")
-    if impls[-1] not in NAMED_OTHERWISE_IN_HIDDEN:
-        assert_names_the_mistake(str(failure.value), mistake)
 
 
 def test_the_softmax_stability_case_overflows_a_naive_softmax_in_float64():

@@ -9,18 +9,14 @@ import pytest
 
 from autograder import checks
 from autograder.checks import normalization as normalization_checks
-from autograder.course import HIDDEN_SEED_VARIABLE
 from course_utils import reference
 from tests import solutions_cs231n_norm as cs231n
 from tests.check_harness import (
-    assert_names_the_mistake,
-    fails_each_mistake,
-    gives_a_near_miss,
+    implementations,
     numpy_twin,
     passes_implementations,
-    passes_the_solution,
+    standard_check_tests,
 )
-from tests.kernel_grading import grades_through_a_kernel
 from tests.wrong import normalization as wrong
 
 CORRECT = wrong.CORRECT
@@ -38,42 +34,6 @@ SPECS = [
     normalization_checks.SPATIAL_GROUPNORM_FORWARD,
     normalization_checks.SPATIAL_GROUPNORM_BACKWARD,
 ]
-
-
-def _implementations(source) -> list[tuple]:
-    return [
-        (getattr(checks, check), tuple(getattr(source, name) for name in names))
-        for check, names in FUNCTIONS.items()
-    ]
-
-
-def test_every_check_is_exported_from_autograder_checks():
-    for name in normalization_checks.__all__:
-        assert getattr(checks, name) is getattr(normalization_checks, name)
-        assert name in checks.__all__
-    assert set(normalization_checks.__all__) == set(FUNCTIONS)
-
-
-test_check_passes_the_notebook_solution = passes_the_solution("04_batchnorm", FUNCTIONS)
-
-test_check_passes_an_independent_numpy_implementation = passes_implementations(
-    _implementations(CORRECT), seed="7"
-)
-
-# CS231n's way: layer norm as batch norm of x.T, group norm through (N, G, C // G, H, W), staged
-# backward passes with caches of their own; no adapter.
-test_check_passes_cs231n_style_solutions = passes_implementations(
-    _implementations(cs231n), seed="5"
-)
-
-test_check_passes_numpy_wrappers_of_the_reference_twins = passes_implementations(
-    [
-        (getattr(checks, check), tuple(numpy_twin(getattr(reference, n)) for n in names))
-        for check, names in FUNCTIONS.items()
-    ],
-    seed="11",
-    allow_torch=True,
-)
 
 
 def _mistake(impl) -> tuple:
@@ -94,44 +54,29 @@ MISTAKES = [
     if _mistake(impl) != NEAR_MISS
 ]
 
-test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(MISTAKES)
-
-test_right_gradients_of_shape_c_are_a_near_miss = gives_a_near_miss([NEAR_MISS])
-
-NEAR_MISS_THROUGH_A_KERNEL = (
-    "from autograder.checks import check_spatial_groupnorm_backward\n"
-    "result = check_spatial_groupnorm_backward(\n"
-    "    _spatial_groupnorm_forward, spatial_groupnorm_backward_dgamma_shape_c\n"
-    ")\n"
-    f"assert result.near_miss == {NEAR_MISS[2]!r}, result\n"
-)
-
-test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
+TestStandardChecks = standard_check_tests(
     "04_batchnorm",
-    list(FUNCTIONS.items()),
-    MISTAKES,
-    wrong,
-    more_tests=[NEAR_MISS_THROUGH_A_KERNEL],
+    FUNCTIONS,
+    modules=[normalization_checks],
+    others=implementations(FUNCTIONS, CORRECT),
+    twins=implementations(FUNCTIONS, reference, numpy_twin),
+    mistakes=MISTAKES,
+    hidden_mistakes=MISTAKES,
+    near_misses=[NEAR_MISS],
+    hidden_near_misses=[NEAR_MISS],
+    wrong=wrong,
 )
 
 
-@pytest.mark.parametrize("check, impls, mistake", MISTAKES, ids=[m[2] for m in MISTAKES])
-def test_hidden_cases_fail_the_same_wrong_implementation(check, impls, mistake, monkeypatch):
-    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "5")
-    with pytest.raises(AssertionError, match="hidden cases fail") as failure:
-        check(*impls, cases="hidden")
-    assert_names_the_mistake(str(failure.value), mistake)
+def test_every_check_of_the_module_is_tested_on_the_solution():
+    assert set(normalization_checks.__all__) == set(FUNCTIONS)
 
 
-def test_hidden_cases_give_the_same_near_miss(monkeypatch, capsys):
-    from autograder.checks import _engine
-
-    check, impls, near_miss = NEAR_MISS
-    monkeypatch.setattr(_engine, "NEAR_MISSES", [])  # the grader's record, left as it was
-    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "5")
-    result = check(*impls, cases="hidden")
-    assert result.near_miss == near_miss
-    assert f"[{near_miss}]" in capsys.readouterr().out
+# CS231n's way: layer norm as batch norm of x.T, group norm through (N, G, C // G, H, W), staged
+# backward passes with caches of their own; no adapter.
+test_check_passes_cs231n_style_solutions = passes_implementations(
+    implementations(FUNCTIONS, cs231n), seed="5"
+)
 
 
 def _hint_ids(spec) -> set[str]:

@@ -10,8 +10,8 @@ from autograder.checks import (
     check_sgd,
     check_sgd_momentum,
 )
-from tests.check_harness import fails_each_mistake, passes_the_solution
-from tests.kernel_grading import grades_through_a_kernel
+from autograder.checks import optim as optim_checks
+from tests.check_harness import standard_check_tests
 from tests.solutions import load_solutions
 from tests.wrong import optim as wrong
 
@@ -27,11 +27,6 @@ CHECKS = {
 @pytest.fixture(scope="module")
 def solutions():
     return load_solutions("03_optimizers")
-
-
-test_check_passes_the_notebook_solution = passes_the_solution(
-    "03_optimizers", {f"check_{name}": (name,) for name in CHECKS}
-)
 
 
 def test_a_pass_is_one_line_that_names_the_rule(solutions, capsys):
@@ -85,7 +80,13 @@ WRONG = [
     (check_adam, (wrong.adam_hidden_state,), "adam/hidden_state"),
 ]
 
-test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(WRONG)
+TestStandardChecks = standard_check_tests(
+    "03_optimizers",
+    {f"check_{name}": (name,) for name in CHECKS},
+    modules=[optim_checks],
+    mistakes=WRONG,
+    wrong=wrong,
+)
 
 
 @pytest.mark.parametrize(
@@ -184,11 +185,6 @@ def test_hidden_cases_follow_the_graders_seed(monkeypatch, solutions, capsys):
     again = check_adam(solutions.adam, cases="hidden")
     assert first.largest_error == again.largest_error
     assert first.passed == first.total
-
-
-test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
-    "03_optimizers", [(f"check_{name}", (name,)) for name in CHECKS], WRONG, wrong
-)
 
 
 def test_a_failure_carries_the_arrays_that_differ_for_the_heat_map():

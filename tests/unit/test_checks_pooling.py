@@ -8,16 +8,8 @@ import pytest
 
 from autograder import checks
 from autograder.checks import pooling as pool_checks
-from autograder.course import HIDDEN_SEED_VARIABLE
 from course_utils import reference
-from tests.check_harness import (
-    assert_names_the_mistake,
-    fails_each_mistake,
-    numpy_twin,
-    passes_implementations,
-    passes_the_solution,
-)
-from tests.kernel_grading import grades_through_a_kernel
+from tests.check_harness import implementations, numpy_twin, standard_check_tests
 from tests.wrong import pooling as wrong
 
 CORRECT = wrong.CORRECT
@@ -30,31 +22,6 @@ FUNCTIONS = {
     "check_avg_pool_backward": ("avg_pool_forward", "avg_pool_backward"),
 }
 
-
-def test_every_check_is_exported_from_autograder_checks():
-    for name in pool_checks.__all__:
-        assert getattr(checks, name) is getattr(pool_checks, name)
-        assert name in checks.__all__
-
-
-test_check_passes_the_notebook_solution = passes_the_solution("02_layers", FUNCTIONS)
-
-test_check_passes_an_independent_numpy_implementation = passes_implementations(
-    [
-        (getattr(checks, check), tuple(getattr(CORRECT, n) for n in names))
-        for check, names in FUNCTIONS.items()
-    ],
-    seed="7",
-)
-
-test_check_passes_numpy_wrappers_of_the_reference_twins = passes_implementations(
-    [
-        (getattr(checks, check), tuple(numpy_twin(getattr(reference, n)) for n in names))
-        for check, names in FUNCTIONS.items()
-    ],
-    seed="11",
-    allow_torch=True,
-)
 
 MISTAKES = [
     (
@@ -119,24 +86,17 @@ MISTAKES = [
     ),
 ]
 
-test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(MISTAKES)
-
-test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
-    "02_layers", list(FUNCTIONS.items()), MISTAKES, wrong
+TestStandardChecks = standard_check_tests(
+    "02_layers",
+    FUNCTIONS,
+    modules=[pool_checks],
+    others=implementations(FUNCTIONS, CORRECT),
+    twins=implementations(FUNCTIONS, reference, numpy_twin),
+    mistakes=MISTAKES,
+    # Hidden max-pool inputs are tie-free by design, so the tie rule is tested by the public case.
+    hidden_mistakes=[m for m in MISTAKES if m[1][-1] is not wrong.max_pool_backward_all_ties],
+    wrong=wrong,
 )
-
-# Hidden max-pool inputs are tie-free by design, so the tie rule is tested by the public case.
-HIDDEN_MISTAKES = [m for m in MISTAKES if m[1][-1] is not wrong.max_pool_backward_all_ties]
-
-
-@pytest.mark.parametrize(
-    "check, impls, mistake", HIDDEN_MISTAKES, ids=[m[1][-1].__name__ for m in HIDDEN_MISTAKES]
-)
-def test_hidden_cases_fail_the_same_wrong_implementation(check, impls, mistake, monkeypatch):
-    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "5")
-    with pytest.raises(AssertionError, match="hidden cases fail") as failure:
-        check(*impls, cases="hidden")
-    assert_names_the_mistake(str(failure.value), mistake)
 
 
 def test_the_max_pool_tie_case_states_the_first_maximum_rule():

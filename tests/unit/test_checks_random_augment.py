@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from autograder.checks import check_elastic_field, check_random_flip
-from tests.check_harness import fails_each_mistake, passes_the_solution
-from tests.kernel_grading import assert_plain, grades_through_a_kernel, measured
+from autograder.checks import random_augment as augment_checks
+from tests.check_harness import standard_check_tests
+from tests.kernel_grading import assert_plain, measured
 from tests.solutions import load_solutions
 from tests.wrong import random_augment as wrong
 
@@ -16,10 +17,8 @@ def solutions():
     return load_solutions("06_training_and_transfer")
 
 
-test_check_passes_the_notebook_solution = passes_the_solution(
-    "06_training_and_transfer",
-    {"check_random_flip": ("random_flip",), "check_elastic_field": ("elastic_field",)},
-)
+# check -> the names of the solution functions it takes, in notebook order.
+FUNCTIONS = {"check_random_flip": ("random_flip",), "check_elastic_field": ("elastic_field",)}
 
 MISTAKES = [
     (check_random_flip, (wrong.random_flip_vertical,), "random_flip/vertical"),
@@ -37,7 +36,15 @@ MISTAKES = [
     (check_elastic_field, (wrong.elastic_field_one_map,), r"shape \(32, 32\), expected"),
 ]
 
-test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(MISTAKES)
+# Through a kernel the student's functions are proxies, and the measurements run there.
+TestStandardChecks = standard_check_tests(
+    "06_training_and_transfer",
+    FUNCTIONS,
+    modules=[augment_checks],
+    mistakes=MISTAKES,
+    wrong=wrong,
+    imports="import random\nimport numpy as np\nimport torch\n",
+)
 
 
 def test_the_guard_refuses_torch_that_only_shows_when_the_function_runs():
@@ -111,18 +118,3 @@ def test_calls_with_fresh_generators_reports_plain_data(solutions):
         assert_plain(report)
     assert tensor["odd"]["type"] == "torch.Tensor"
     assert stub["error"]["type"] == "NotImplementedError"
-
-
-# --- through a kernel: the student's functions are proxies, the measurements run there ---------
-
-
-test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
-    "06_training_and_transfer",
-    [
-        ("check_random_flip", ("random_flip",)),
-        ("check_elastic_field", ("elastic_field",)),
-    ],
-    MISTAKES,
-    wrong,
-    imports="import random\nimport numpy as np\nimport torch\n",
-)

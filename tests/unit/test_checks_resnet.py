@@ -9,29 +9,19 @@ from autograder.checks import (
     check_resnet,
     check_resnet_builders,
 )
+from autograder.checks import resnet as resnet_checks
 from course_utils.reference import architectures as ref
-from tests.check_harness import fails_each_mistake, passes_the_solution
-from tests.kernel_grading import grades_through_a_kernel
+from tests.check_harness import MODEL_IMPORTS, standard_check_tests
 from tests.wrong import architectures as wrong
 
-test_check_passes_the_notebook_solution = passes_the_solution(
-    "05_architectures",
-    {
-        "check_basic_block": ("BasicBlock",),
-        "check_bottleneck": ("Bottleneck",),
-        "check_resnet_builders": ("resnet18", "resnet34", "resnet50"),
-    },
-)
-
-test_check_passes_the_notebook_solution_of_a_big_model = pytest.mark.slow(
-    passes_the_solution(
-        "05_architectures", {"check_resnet": ("ResNet", "BasicBlock", "Bottleneck")}, seeds=("1",)
-    )
-)
-
-MODEL_IMPORTS = (
-    "import numpy as np\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
-)
+# check -> the names of the solution's classes and functions it takes, in notebook order.
+FUNCTIONS = {
+    "check_basic_block": ("BasicBlock",),
+    "check_bottleneck": ("Bottleneck",),
+    "check_resnet_builders": ("resnet18", "resnet34", "resnet50"),
+}
+# A whole ResNet is big: one seed, and marked slow.
+BIG_MODELS = {"check_resnet": ("ResNet", "BasicBlock", "Bottleneck")}
 
 MISTAKES = [
     (check_basic_block, (wrong.BasicBlockNoProjection,), "basic_block/no_projection"),
@@ -56,18 +46,22 @@ MISTAKES = [
     (check_bottleneck, (wrong.BottleneckNoFinalRelu,), "bottleneck/no_final_relu"),
 ]
 
-test_check_fails_a_wrong_block_and_names_the_mistake = fails_each_mistake(MISTAKES)
+BIG_MISTAKES = [
+    (check_resnet, (wrong.ResNetNoStemPool, ref.BasicBlock, ref.Bottleneck), "resnet/missing_pool"),
+]
 
-test_check_fails_a_wrong_resnet_and_names_the_mistake = pytest.mark.slow(
-    fails_each_mistake(
-        [
-            (
-                check_resnet,
-                (wrong.ResNetNoStemPool, ref.BasicBlock, ref.Bottleneck),
-                "resnet/missing_pool",
-            ),
-        ]
-    )
+# Through a kernel the student's classes are proxies, and the measurements run there.
+TestStandardChecks = standard_check_tests(
+    "05_architectures",
+    FUNCTIONS,
+    modules=[resnet_checks],
+    mistakes=MISTAKES,
+    wrong=wrong,
+    imports=MODEL_IMPORTS,
+)
+
+TestStandardChecksOfABigModel = standard_check_tests(
+    "05_architectures", BIG_MODELS, seeds=("1",), mistakes=BIG_MISTAKES, slow=True
 )
 
 
@@ -114,19 +108,3 @@ def test_the_courses_own_reference_blocks_and_builders_earn_no_credit():
         check_basic_block(Renamed)
     with pytest.raises(AssertionError, match="reference code"):
         check_resnet_builders(ref.resnet18, ref.resnet34, ref.resnet50)
-
-
-# --- through a kernel: the student's classes are proxies, the measurements run there ----------
-
-
-test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
-    "05_architectures",
-    [
-        ("check_basic_block", ("BasicBlock",)),
-        ("check_bottleneck", ("Bottleneck",)),
-        ("check_resnet_builders", ("resnet18", "resnet34", "resnet50")),
-    ],
-    MISTAKES,
-    wrong,
-    imports=MODEL_IMPORTS,
-)

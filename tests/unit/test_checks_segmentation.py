@@ -3,20 +3,10 @@ right implementations and fail each wrong one, naming its mistake."""
 
 from __future__ import annotations
 
-import pytest
-
 from autograder import checks
 from autograder.checks import segmentation as segmentation_checks
-from autograder.course import HIDDEN_SEED_VARIABLE
 from course_utils.reference import detection as reference
-from tests.check_harness import (
-    assert_names_the_mistake,
-    fails_each_mistake,
-    numpy_twin,
-    passes_implementations,
-    passes_the_solution,
-)
-from tests.kernel_grading import grades_through_a_kernel
+from tests.check_harness import implementations, numpy_twin, standard_check_tests
 from tests.wrong import detection as wrong
 
 CORRECT = wrong.CORRECT
@@ -27,33 +17,6 @@ FUNCTIONS = {
     "check_pixel_softmax_loss": ("pixel_softmax_loss",),
 }
 
-
-def test_every_check_is_exported_from_autograder_checks():
-    for name in segmentation_checks.__all__:
-        assert getattr(checks, name) is getattr(segmentation_checks, name)
-        assert name in checks.__all__
-
-
-test_check_passes_the_notebook_solution = passes_the_solution(
-    "07_detection_segmentation", FUNCTIONS
-)
-
-test_check_passes_an_independent_numpy_implementation = passes_implementations(
-    [
-        (getattr(checks, check), tuple(getattr(CORRECT, n) for n in names))
-        for check, names in FUNCTIONS.items()
-    ],
-    seed="7",
-)
-
-test_check_passes_numpy_wrappers_of_the_reference_twins = passes_implementations(
-    [
-        (getattr(checks, check), tuple(numpy_twin(getattr(reference, n)) for n in names))
-        for check, names in FUNCTIONS.items()
-    ],
-    seed="11",
-    allow_torch=True,
-)
 
 MISTAKES = [
     (
@@ -94,12 +57,6 @@ MISTAKES = [
     (checks.check_pixel_softmax_loss, (wrong.pixel_softmax_loss_uses_torch,), "NumPy exercise"),
 ]
 
-test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(MISTAKES)
-
-test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
-    "07_detection_segmentation", list(FUNCTIONS.items()), MISTAKES, wrong
-)
-
 # A banned library is refused before any case is drawn.
 HIDDEN_MISTAKES = [m for m in MISTAKES if m[1][-1] is not wrong.pixel_softmax_loss_uses_torch]
 # Reading w as (F, C_in, HH, WW) cannot even run when C_in != F, as in seed 5's first failing
@@ -107,12 +64,14 @@ HIDDEN_MISTAKES = [m for m in MISTAKES if m[1][-1] is not wrong.pixel_softmax_lo
 NAMED_OTHERWISE_IN_HIDDEN = {wrong.conv_transpose_forward_conv_weight_layout}
 
 
-@pytest.mark.parametrize(
-    "check, impls, mistake", HIDDEN_MISTAKES, ids=[m[1][-1].__name__ for m in HIDDEN_MISTAKES]
+TestStandardChecks = standard_check_tests(
+    "07_detection_segmentation",
+    FUNCTIONS,
+    modules=[segmentation_checks],
+    others=implementations(FUNCTIONS, CORRECT),
+    twins=implementations(FUNCTIONS, reference, numpy_twin),
+    mistakes=MISTAKES,
+    hidden_mistakes=HIDDEN_MISTAKES,
+    named_otherwise_in_hidden=NAMED_OTHERWISE_IN_HIDDEN,
+    wrong=wrong,
 )
-def test_hidden_cases_fail_the_same_wrong_implementation(check, impls, mistake, monkeypatch):
-    monkeypatch.setenv(HIDDEN_SEED_VARIABLE, "5")
-    with pytest.raises(AssertionError, match="hidden cases fail") as failure:
-        check(*impls, cases="hidden")
-    if impls[-1] not in NAMED_OTHERWISE_IN_HIDDEN:
-        assert_names_the_mistake(str(failure.value), mistake)

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from autograder.checks import check_param_groups, check_replace_head, check_set_trainable
-from tests.check_harness import fails_each_mistake, passes_the_solution
-from tests.kernel_grading import assert_plain, grades_through_a_kernel, measured
+from autograder.checks import transfer as transfer_checks
+from tests.check_harness import standard_check_tests
+from tests.kernel_grading import assert_plain, measured
 from tests.solutions import load_solutions
 from tests.wrong import transfer as wrong
 
@@ -17,14 +18,12 @@ def solutions():
     return load_solutions("06_training_and_transfer")
 
 
-test_check_passes_the_notebook_solution = passes_the_solution(
-    "06_training_and_transfer",
-    {
-        "check_replace_head": ("replace_head",),
-        "check_set_trainable": ("set_trainable",),
-        "check_param_groups": ("param_groups",),
-    },
-)
+# check -> the names of the solution functions it takes, in notebook order.
+FUNCTIONS = {
+    "check_replace_head": ("replace_head",),
+    "check_set_trainable": ("set_trainable",),
+    "check_param_groups": ("param_groups",),
+}
 
 MISTAKES = [
     (check_replace_head, (wrong.replace_head_no_return,), "return the model"),
@@ -51,7 +50,15 @@ MISTAKES = [
     (check_param_groups, (wrong.param_groups_generators,), "list of dicts"),
 ]
 
-test_check_fails_a_wrong_implementation_and_names_the_mistake = fails_each_mistake(MISTAKES)
+# Through a kernel the student's functions are proxies, and the measurements run there.
+TestStandardChecks = standard_check_tests(
+    "06_training_and_transfer",
+    FUNCTIONS,
+    modules=[transfer_checks],
+    mistakes=MISTAKES,
+    wrong=wrong,
+    imports="import random\nimport numpy as np\nimport torch\n",
+)
 
 
 def test_a_stub_fails_with_not_written_yet():
@@ -128,19 +135,3 @@ def test_the_checks_describe_an_answer_with_the_measurements_words():
     assert describe((np.zeros(2), 4)).startswith("a tuple of 2 (numpy.ndarray of shape (2,), ")
     assert describe(torch.zeros(2)).startswith("a torch.Tensor (")
     assert describe("x" * 200).endswith("...)") and len(describe("x" * 200)) < 100
-
-
-# --- through a kernel: the student's functions are proxies, the measurements run there ---------
-
-
-test_through_a_kernel_the_checks_pass_the_solution_and_name_each_mistake = grades_through_a_kernel(
-    "06_training_and_transfer",
-    [
-        ("check_replace_head", ("replace_head",)),
-        ("check_set_trainable", ("set_trainable",)),
-        ("check_param_groups", ("param_groups",)),
-    ],
-    MISTAKES,
-    wrong,
-    imports="import random\nimport numpy as np\nimport torch\n",
-)
