@@ -17,6 +17,8 @@ import nbformat
 import pytest
 from nbgrader.nbgraderformat import MetadataValidator
 
+from autograder.course import DEFAULT_BUDGET, DEFAULT_CELL_TIMEOUT
+
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
@@ -178,3 +180,25 @@ def test_stated_points_equal_the_grade_cells(path):
             assert int(stated.group(1)) == actual, (
                 f"{path.name}: states {stated.group(1)} points {what}, the cells hold {actual}"
             )
+
+
+@notebook_params
+def test_every_notebook_declares_grading_times_tighter_than_the_defaults(path):
+    # A submission that loops costs one budget: each notebook declares what its own solution
+    # needs, with room for a loaded machine (benchmarks/bench_notebooks.py prints what the
+    # graded cells take), rather than the 600 s per cell and 1,800 s per notebook of a
+    # notebook that declares nothing.
+    grading = read(path).metadata.get("cnn_course", {}).get("grading", {})
+    cell, budget = grading.get("cell_timeout"), grading.get("budget")
+    assert isinstance(cell, int) and isinstance(budget, int), (
+        f"{path.name}: the notebook metadata must hold "
+        '{"cnn_course": {"grading": {"cell_timeout": S, "budget": S}}} in whole seconds; '
+        f"it holds {grading!r}"
+    )
+    assert 0 < cell <= budget, (
+        f"{path.name}: cell_timeout {cell} s must be within budget {budget} s"
+    )
+    assert cell < DEFAULT_CELL_TIMEOUT and budget < DEFAULT_BUDGET, (
+        f"{path.name}: cell_timeout {cell} s and budget {budget} s must be tighter than the "
+        f"defaults ({DEFAULT_CELL_TIMEOUT} s, {DEFAULT_BUDGET} s)"
+    )
