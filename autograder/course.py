@@ -22,6 +22,7 @@ import difflib
 import os
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 try:
@@ -307,6 +308,30 @@ class Course:
             for folder in self.submitted_dir.iterdir()
             if folder.is_dir() and not folder.name.startswith(".")
         )
+
+    def gradebook_assignments(self) -> list[str]:
+        """Names of the assignments released into the gradebook, sorted (read under its lock)."""
+        from nbgrader.api import Gradebook
+
+        with self.lock(), Gradebook(self.db_url, COURSE_ID) as gb:
+            return sorted(a.name for a in gb.assignments)
+
+    def chosen_assignments(self, assignments: Iterable[str] | None) -> list[str]:
+        """The assignments a step runs on: `assignments` as a list, or every assignment in the
+        gradebook when it is None or empty.
+
+        Raises:
+            UsageError: an assignment is not in the gradebook (the message lists those that are).
+        """
+        released = self.gradebook_assignments()
+        wanted = list(assignments) if assignments else released
+        unknown = [a for a in wanted if a not in released]
+        if unknown:
+            raise UsageError(
+                f"assignment {', '.join(unknown)} is not in the gradebook {self.gradebook_path}. "
+                f"Released: {', '.join(released) or 'none'}."
+            )
+        return wanted
 
     def submission_path(self, student: str, assignment: str) -> Path:
         """Where `student`'s notebook for `assignment` is collected:

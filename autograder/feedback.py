@@ -35,7 +35,6 @@ from autograder.course import (
     Course,
     CourseError,
     GradebookLock,
-    UsageError,
     format_points,
 )
 
@@ -220,15 +219,7 @@ def generate_feedback(
     from nbgrader.coursedir import CourseDirectory
 
     course.ensure()
-    with GradebookLock(course.root), Gradebook(course.db_url, COURSE_ID) as gb:
-        released = sorted(a.name for a in gb.assignments)
-    wanted = list(assignments) if assignments else released
-    unknown = [a for a in wanted if a not in released]
-    if unknown:
-        raise UsageError(
-            f"assignment {', '.join(unknown)} is not in the gradebook {course.gradebook_path}. "
-            f"Released: {', '.join(released) or 'none'}."
-        )
+    wanted = course.chosen_assignments(assignments)
     students = [student] if student else course.students()
     written: list[Path] = []
     failures: list[str] = []

@@ -41,7 +41,6 @@ from autograder.course import (
     PROBLEM_FILE,
     TIMEOUT_ERROR_NAME,
     Course,
-    UsageError,
     format_points,
 )
 
@@ -379,17 +378,7 @@ def write_reports(
     Raises:
         UsageError: an assignment is not in the gradebook.
     """
-    from nbgrader.api import Gradebook
-
-    with course.lock(), Gradebook(course.db_url, COURSE_ID) as gb:
-        released = sorted(a.name for a in gb.assignments)
-    wanted = list(assignments) if assignments else released
-    unknown = [a for a in wanted if a not in released]
-    if unknown:
-        raise UsageError(
-            f"assignment {', '.join(unknown)} is not in the gradebook {course.gradebook_path}. "
-            f"Released: {', '.join(released) or 'none'}."
-        )
+    wanted = course.chosen_assignments(assignments)
     folder = Path(out).expanduser().resolve() if out is not None else course.root / "reports"
     folder.mkdir(parents=True, exist_ok=True)
     pages = []
