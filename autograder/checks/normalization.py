@@ -29,9 +29,9 @@ from autograder.checks._engine import (
     Returns,
     check,
     not_applicable,
-    twin,
 )
 from autograder.checks._normalization import backward_mistake, normalised
+from autograder.checks.layers import _out
 from course_utils.reference import normalization as reference
 
 __all__ = [
@@ -179,7 +179,7 @@ LAYERNORM_FORWARD = Exercise(
     public=_layernorm_cases,
     hidden=_hidden_layernorm_cases,
     judge=Returns(
-        lambda *args: twin(reference.layernorm_forward, *args)[0],
+        _out(reference.layernorm_forward),
         parts=("out", "cache"),
         compared=("out",),
         mistakes=(
@@ -367,7 +367,7 @@ SPATIAL_GROUPNORM_FORWARD = Exercise(
     public=_groupnorm_cases,
     hidden=_hidden_groupnorm_cases,
     judge=Returns(
-        lambda *args: twin(reference.spatial_groupnorm_forward, *args)[0],
+        _out(reference.spatial_groupnorm_forward),
         parts=("out", "cache"),
         compared=("out",),
         mistakes=(
