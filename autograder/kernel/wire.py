@@ -181,14 +181,7 @@ class Codec:
             return {"$": "yours", "id": value._ref}
         if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in _PLAIN_KINDS:
             array = np.asarray(value, order="C")
-            buffers.append(array.tobytes())
-            return {
-                "$": "nd",
-                "dtype": array.dtype.str,
-                "shape": list(array.shape),
-                "b": len(buffers) - 1,
-                "scalar": isinstance(value, np.generic),
-            }
+            return _encode_array("nd", array, buffers, scalar=isinstance(value, np.generic))
         torch = _torch()
         if torch is not None:
             if isinstance(value, torch.Tensor) and not value.is_complex():
@@ -198,14 +191,7 @@ class Codec:
                 if tensor.dtype == torch.bfloat16:
                     tensor = tensor.float()
                 array = np.asarray(tensor.numpy(), order="C")
-                buffers.append(array.tobytes())
-                return {
-                    "$": "tensor",
-                    "dtype": array.dtype.str,
-                    "shape": list(array.shape),
-                    "b": len(buffers) - 1,
-                    "grad": bool(value.requires_grad),
-                }
+                return _encode_array("tensor", array, buffers, grad=bool(value.requires_grad))
             if isinstance(value, torch.device):
                 return {"$": "device", "v": str(value)}
             if isinstance(value, torch.dtype):
@@ -318,6 +304,19 @@ class Codec:
 
 def _safe_name(name: Any) -> str | None:
     return name if isinstance(name, str) and name.isidentifier() and len(name) <= 100 else None
+
+
+def _encode_array(tag: str, array: np.ndarray, buffers: list[bytes], **extra: bool) -> dict:
+    """``{"$": tag, "dtype", "shape", "b", **extra}``, the C-ordered ``array``'s raw bytes
+    appended to ``buffers`` as buffer ``b``; ``_decode_array`` reads it back."""
+    buffers.append(array.tobytes())
+    return {
+        "$": tag,
+        "dtype": array.dtype.str,
+        "shape": list(array.shape),
+        "b": len(buffers) - 1,
+        **extra,
+    }
 
 
 def _decode_array(data: dict, buffers: list[bytes]) -> np.ndarray:
