@@ -19,7 +19,7 @@ import pytest
 
 from autograder.build import release
 from autograder.collect import collect
-from autograder.course import Course
+from autograder.course import Course, UsageError
 from autograder.export import export_grades
 from autograder.feedback import generate_feedback
 from autograder.grade import autograde
@@ -135,6 +135,19 @@ def test_the_report_page_and_its_json_say_the_same(graded):
         assert key in page
         for student in students:
             assert f'href="../feedback/{student}/{A}/{A}.html">{student}</a>' in page
+
+
+def test_report_and_feedback_refuse_an_assignment_not_in_the_gradebook_naming_the_released(
+    graded, tmp_path
+):
+    course, _ = graded
+    for step in (
+        lambda: write_reports(course, ["99_nowhere"], out=tmp_path),
+        lambda: generate_feedback(course, ["99_nowhere"]),
+    ):
+        with pytest.raises(UsageError, match=rf"assignment 99_nowhere is not .* Released: {A}\."):
+            step()
+    assert not any(tmp_path.iterdir())  # refused before writing anything
 
 
 def test_each_export_layout_has_the_documented_header(graded, tmp_path):
