@@ -14,30 +14,13 @@ import torch
 from course_utils import reference
 from course_utils.data import load_fashion_mnist
 from course_utils.train import evaluate, fit
+from tests.gpu.both_devices import assert_same, on_both
 
 pytestmark = pytest.mark.cuda
 
 REPO = Path(__file__).resolve().parents[2]
 GPU_NOTEBOOKS = ["05_architectures", "06_training_and_transfer", "07_detection_segmentation"]
 CELL_TIMEOUT_S = 1800
-# float64 on both devices: only the order of summation differs.
-RTOL, ATOL = 1e-9, 1e-11
-
-
-def on_both(*arrays, seed: int = 0):
-    """The same float64 tensors on the CPU and on CUDA."""
-    generator = torch.Generator().manual_seed(seed)
-    cpu = [torch.randn(*shape, generator=generator, dtype=torch.float64) for shape in arrays]
-    return cpu, [t.cuda() for t in cpu]
-
-
-def assert_same(cpu_result, cuda_result):
-    if isinstance(cpu_result, (tuple, list)):
-        for a, b in zip(cpu_result, cuda_result, strict=True):
-            assert_same(a, b)
-        return
-    assert cuda_result.device.type == "cuda"
-    torch.testing.assert_close(cuda_result.cpu(), cpu_result, rtol=RTOL, atol=ATOL)
 
 
 def test_conv_forward_and_backward_agree_on_cuda_and_cpu():

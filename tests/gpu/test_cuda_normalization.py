@@ -9,27 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from course_utils import reference
+from tests.gpu.both_devices import assert_same, on_both
 
 pytestmark = pytest.mark.cuda
-
-# float64 on both devices: only the order of summation differs.
-RTOL, ATOL = 1e-9, 1e-11
-
-
-def on_both(*shapes, seed: int = 0):
-    """The same float64 tensors on the CPU and on CUDA."""
-    generator = torch.Generator().manual_seed(seed)
-    cpu = [torch.randn(*shape, generator=generator, dtype=torch.float64) for shape in shapes]
-    return cpu, [t.cuda() for t in cpu]
-
-
-def assert_same(cpu_result, cuda_result):
-    if isinstance(cpu_result, (tuple, list)):
-        for a, b in zip(cpu_result, cuda_result, strict=True):
-            assert_same(a, b)
-        return
-    assert cuda_result.device.type == "cuda"
-    torch.testing.assert_close(cuda_result.cpu(), cpu_result, rtol=RTOL, atol=ATOL)
 
 
 def test_layernorm_forward_and_backward_agree_on_cuda_and_cpu_and_with_torch():
