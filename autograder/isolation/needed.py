@@ -60,7 +60,7 @@ def cells_to_run(cells: list) -> list[bool]:
     trees: dict[int, ast.Module | None] = {}
     sources: dict[int, str] = {}
     for i in code:
-        sources[i] = python_source(cell_text(cell_source(cells[i])))
+        sources[i] = python_source(cell_text(cells[i].get("source", "")))
         try:
             trees[i] = ast.parse(sources[i])
         except SyntaxError:
@@ -83,11 +83,6 @@ def cells_to_run(cells: list) -> list[bool]:
             if tree is not None:
                 wanted |= _read(sources[i])
     return run
-
-
-def cell_source(cell) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
 
 
 def _module_level(tree: ast.AST) -> Iterator[ast.AST]:
