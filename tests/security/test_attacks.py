@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import socket
 import sqlite3
 import uuid
@@ -27,6 +26,7 @@ from autograder.export import export_grades
 from autograder.grade import autograde
 from autograder.isolation.sandbox import Limits, detect_protections
 from tests.e2e.conftest import TINY, cell_by_grade_id, solved_release, write_notebook
+from tests.security.processes import processes_with
 
 pytestmark = pytest.mark.slow
 
@@ -244,18 +244,6 @@ def _digest(folder: Path) -> dict[str, str]:
     }
 
 
-def _processes_with(marker: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if marker.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
-                    found.append(int(entry))
-            except OSError:
-                pass
-    return found
-
-
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory, _released_template):
     import shutil
@@ -323,7 +311,7 @@ def test_no_file_the_kernel_can_read_holds_a_hidden_test(batch):
 
 
 def test_no_process_of_any_kernel_is_left(batch):
-    assert _processes_with(MARKER) == []
+    assert processes_with(MARKER) == []
 
 
 def test_what_went_wrong_is_reported_for_the_instructor(batch):

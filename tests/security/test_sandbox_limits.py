@@ -3,7 +3,6 @@ the grader sees (autograder.isolation.sandbox.KernelProcess, autograder.isolatio
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 import uuid
@@ -14,6 +13,7 @@ import pytest
 
 from autograder.isolation.sandbox import KernelProcess, Limits, detect_protections
 from autograder.isolation.verdicts import grade_notebook
+from tests.security.processes import processes_with
 
 needs_bwrap = pytest.mark.skipif(
     not detect_protections().bubblewrap, reason="bubblewrap cannot create a sandbox here"
@@ -141,22 +141,10 @@ def test_the_whole_process_tree_is_killed_at_the_end(tmp_path):
     folder.mkdir()
     kernel = KernelProcess(folder, ["-c", code], {}, (), SMALL)
     time.sleep(1.5)
-    assert _processes_with(marker), "the orphan should have started"
+    assert processes_with(marker), "the orphan should have started"
     kernel.kill()
     time.sleep(0.3)
-    assert not _processes_with(marker)
-
-
-def _processes_with(marker: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if marker.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
-                    found.append(int(entry))
-            except OSError:
-                pass
-    return found
+    assert not processes_with(marker)
 
 
 def _notebook(*sources: str) -> nbformat.NotebookNode:

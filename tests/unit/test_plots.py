@@ -7,20 +7,8 @@ import torch
 from matplotlib.figure import Figure
 
 from course_utils import plots
+from course_utils.data import FASHION_MNIST_CLASSES as FASHION
 from course_utils.train import History
-
-FASHION = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
 
 
 def image_count(fig):
