@@ -49,6 +49,11 @@ RIGHT = (
 )
 
 
+def _indented(code: str) -> str:
+    """``code`` as the body of an if or else: each line indented by four spaces."""
+    return "".join("    " + line + "\n" for line in code.splitlines())
+
+
 def _attacks(course: Course, port: int) -> dict[str, str]:
     """student id -> the code of its solution cell."""
     root = course.root
@@ -90,10 +95,7 @@ def _attacks(course: Course, port: int) -> dict[str, str]:
             "found += glob.glob('../../../source/**/*.ipynb', recursive=True)\n"
             f"found += [p for p in [{str(root / 'gradebook.db')!r}] if os.path.exists(p)]\n"
             "print('found', found)\n"
-            "if found:\n"
-            + "".join("    " + line + "\n" for line in RIGHT.splitlines())
-            + "else:\n"
-            + "".join("    " + line + "\n" for line in WRONG.splitlines())
+            "if found:\n" + _indented(RIGHT) + "else:\n" + _indented(WRONG)
         ),
         "write_gradebook": (
             "import sqlite3\n"
@@ -171,10 +173,7 @@ def _attacks(course: Course, port: int) -> dict[str, str]:
             "    data = open(f'/proc/self/{name}', 'rb').read().decode('utf-8', 'replace')\n"
             "    hits += [name for n in needles if n in data]\n"
             "print('hidden tests found in', hits)\n"
-            "if hits:\n"
-            + "".join("    " + line + "\n" for line in RIGHT.splitlines())
-            + "else:\n"
-            + "".join("    " + line + "\n" for line in WRONG.splitlines())
+            "if hits:\n" + _indented(RIGHT) + "else:\n" + _indented(WRONG)
         ),
         "read_others": (
             "import glob, json\n"
@@ -185,7 +184,7 @@ def _attacks(course: Course, port: int) -> dict[str, str]:
             "    for cell in json.load(open(path))['cells']:\n"
             "        if 'def add' in ''.join(cell['source']):\n"
             "            exec(''.join(cell['source']))\n"
-            "if not paths:\n" + "".join("    " + line + "\n" for line in WRONG.splitlines())
+            "if not paths:\n" + _indented(WRONG)
         ),
         "tamper_protocol": (
             "import os\n"

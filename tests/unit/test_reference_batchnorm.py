@@ -14,6 +14,7 @@ import torch
 
 from course_utils import reference
 from course_utils.reference import batchnorm as ref
+from tests.memory_layouts import other_layouts
 
 DOUBLE = torch.float64
 TOL = {"float64": {"rtol": 1e-10, "atol": 1e-10}, "float32": {"rtol": 1e-4, "atol": 1e-5}}
@@ -304,17 +305,6 @@ def test_twins_on_cuda_match_torch_and_the_cpu():
         torch.testing.assert_close(out, layer(x))
 
 
-def _strided_layouts(x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """x's values in other memory layouts: channels last, H and W swapped, a strided slice."""
-    wide = torch.zeros(*x.shape[:3], 2 * x.shape[3], dtype=x.dtype)
-    wide[..., ::2] = x
-    return {
-        "channels_last": x.contiguous(memory_format=torch.channels_last),
-        "transposed": x.transpose(2, 3).contiguous().transpose(2, 3),
-        "every_other_column": wide[..., ::2],
-    }
-
-
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("layout", ["channels_last", "transposed", "every_other_column"])
 def test_spatial_twins_give_the_same_values_for_non_contiguous_inputs(layout, dtype):
@@ -324,7 +314,7 @@ def test_spatial_twins_give_the_same_values_for_non_contiguous_inputs(layout, dt
     out, cache = ref.spatial_batchnorm_forward(x, gamma, beta, plain)
     grads = ref.spatial_batchnorm_backward(dout, cache)
     strided = {"mode": "train"}
-    x_other, dout_other = _strided_layouts(x)[layout], _strided_layouts(dout)[layout]
+    x_other, dout_other = other_layouts(x)[layout], other_layouts(dout)[layout]
     assert not x_other.is_contiguous()
     out_other, cache_other = ref.spatial_batchnorm_forward(x_other, gamma, beta, strided)
     torch.testing.assert_close(out_other, out, **_tol(dtype))

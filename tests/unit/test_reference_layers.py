@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from course_utils.reference import layers as ref
 from tests import lecture_vectors as lv
+from tests.memory_layouts import other_layouts
 
 DOUBLE = torch.float64
 TOL = {"rtol": 1e-10, "atol": 1e-10}
@@ -615,17 +616,6 @@ def test_the_any_device_max_pool_path_keeps_the_first_maximum_of_tied_windows(ca
     torch.testing.assert_close(dx, _t(expected), **TOL)
 
 
-def _other_layouts(t: torch.Tensor) -> dict[str, torch.Tensor]:
-    """t's values in non-contiguous layouts: channels last, H and W swapped, a strided slice."""
-    wide = torch.zeros(*t.shape[:3], 2 * t.shape[3], dtype=t.dtype)
-    wide[..., ::2] = t
-    return {
-        "channels_last": t.contiguous(memory_format=torch.channels_last),
-        "transposed": t.transpose(2, 3).contiguous().transpose(2, 3),
-        "every_other_column": wide[..., ::2],
-    }
-
-
 @pytest.mark.parametrize("dtype", [torch.float32, DOUBLE], ids=str)
 @pytest.mark.parametrize("layout", ["channels_last", "transposed", "every_other_column"])
 @pytest.mark.parametrize("case", POOL_CASES)
@@ -633,7 +623,7 @@ def test_pool_twins_give_the_same_values_for_non_contiguous_tied_inputs(case, la
     x, pool_param, out_shape = _pool_case(case, seed=17)
     x = torch.round(x * 2).to(dtype)  # many ties
     dout = _randn(*out_shape, seed=18).to(dtype)
-    x_other, dout_other = _other_layouts(x)[layout], _other_layouts(dout)[layout]
+    x_other, dout_other = other_layouts(x)[layout], other_layouts(dout)[layout]
     hh, ww, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     first_max = _t(_max_pool_first_max_loops(x.double().numpy(), dout.double().numpy(), hh, ww, s))
     for forward, backward in (
@@ -657,7 +647,7 @@ def test_the_any_device_max_pool_path_handles_non_contiguous_float32_input(case)
     x = torch.round(x * 2).to(torch.float32)
     hh, ww, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     h_out, w_out = (x.shape[2] - hh) // s + 1, (x.shape[3] - ww) // s + 1
-    for other in _other_layouts(x).values():
+    for other in other_layouts(x).values():
         out, index = ref._first_max_by_offsets(other, hh, ww, s, h_out, w_out)
         cpu_out, cpu_index = F.max_pool2d(x, (hh, ww), stride=s, return_indices=True)
         assert torch.equal(out, cpu_out)
@@ -673,10 +663,10 @@ def test_conv_twins_give_the_same_values_for_non_contiguous_inputs(case, dtype):
     out, cache = ref.conv_forward_fast(x, w, b, conv_param)
     grads = ref.conv_backward_fast(dout, cache)
     tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else TOL
-    for layout, x_other in _other_layouts(x).items():
+    for layout, x_other in other_layouts(x).items():
         out_other, cache_other = ref.conv_forward_fast(x_other, w, b, conv_param)
         assert out_other.dtype == dtype, layout
         torch.testing.assert_close(out_other, out, **tol)
-        dout_other = _other_layouts(dout)[layout]
+        dout_other = other_layouts(dout)[layout]
         for got, want in zip(ref.conv_backward_fast(dout_other, cache_other), grads):
             torch.testing.assert_close(got, want, **tol)
