@@ -8,16 +8,17 @@
   module is imported when the kernel starts, and each notebook's setup cell installs the course from a
   wheel of this working tree. The environment is created once and kept in the temporary folder
   (keyed by the dependencies and the Python version), so later sessions only reinstall the wheel.
-  This is the one run of each notebook top to bottom in the suite, experiments included; the
-  notebooks' own guards (notebook 05's small models over 70%, notebook 07's detector at recall
-  and precision 0.6 and segmenter at a mean IoU of 0.5) are asserted in their cells, so this
-  run checks them. (Grading runs only the cells the grades need: tests/e2e/test_demo.py.)
+  This is the one run of each notebook top to bottom in the suite, experiments included, two
+  notebooks at a time, each kernel on one thread; the notebooks' own guards (notebook 05's
+  small models over 70%, notebook 07's detector at recall and precision 0.6 and segmenter at a
+  mean IoU of 0.5) are asserted in their cells, so this run checks them. (Grading runs only the cells the grades need: tests/e2e/test_demo.py.)
 - Every source notebook states its learning goals, a time estimate and its points at the top,
   and ends with a summary.
 """
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import hashlib
 import json
@@ -34,7 +35,7 @@ import nbformat
 import pytest
 import tomllib
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
 from autograder.build import release
@@ -297,26 +298,62 @@ def student_kernels(tmp_path_factory, student_python) -> KernelSpecManager:
     return KernelSpecManager(kernel_dirs=[str(root)], ensure_native_kernel=False)
 
 
+# The notebooks run two at a time, each kernel on one thread, the slowest first (by their
+# runtimes in benchmarks/RESULTS.md) so that the two finish together.
+SIDE_BY_SIDE = 2
+SLOWEST_FIRST = ("05", "07", "06", "04", "02", "03", "01")
+
+
+async def _run_side_by_side(jobs: list[tuple[str, Path]], kernels, env: dict) -> dict:
+    """name -> (the executed notebook, the error its run raised or None), for each (name,
+    path) of ``jobs``, at most SIDE_BY_SIDE kernels at once."""
+    gate = asyncio.Semaphore(SIDE_BY_SIDE)
+
+    async def run(name: str, path: Path):
+        notebook = nbformat.read(str(path), as_version=4)
+        async with gate:
+            kernel = AsyncKernelManager(kernel_name="student", kernel_spec_manager=kernels)
+            client = NotebookClient(
+                notebook,
+                km=kernel,
+                timeout=CELL_TIMEOUT_S,
+                resources={"metadata": {"path": str(path.parent)}},
+            )
+            try:
+                await client.async_execute(env=env)  # CellExecutionError names the cell
+                return name, (notebook, None)
+            except Exception as error:  # kept for the test of this notebook to raise
+                return name, (notebook, error)
+            finally:
+                if kernel.has_kernel:  # nbclient leaves a kernel it did not create running
+                    await kernel.shutdown_kernel(now=True)
+
+    return dict(await asyncio.gather(*(run(name, path) for name, path in jobs)))
+
+
+@pytest.fixture(scope="session")
+def student_runs(colab_releases, student_kernels, installed_by_setup_cell, fake_colab) -> dict:
+    """Every solved release run top to bottom in the fresh student environment (see
+    ``_run_side_by_side``); empty when the setup cell could not install the course."""
+    if installed_by_setup_cell.returncode != 0:
+        return {}
+    order = sorted(
+        NOTEBOOKS, key=lambda path: (SLOWEST_FIRST + (path.stem[:2],)).index(path.stem[:2])
+    )
+    jobs = [(path.stem, colab_releases(path.stem)) for path in order]
+    env = student_env(fake_colab) | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return asyncio.run(_run_side_by_side(jobs, student_kernels, env))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [path.stem for path in NOTEBOOKS])
 def test_every_solved_release_runs_in_a_fresh_student_environment(
-    name, colab_releases, student_kernels, installed_by_setup_cell, fake_colab
+    name, student_runs, installed_by_setup_cell
 ):
     assert installed_by_setup_cell.returncode == 0, installed_by_setup_cell.stderr[-3000:]
-    path = colab_releases(name)
-    notebook = nbformat.read(str(path), as_version=4)
-    kernel = KernelManager(kernel_name="student", kernel_spec_manager=student_kernels)
-    client = NotebookClient(
-        notebook,
-        km=kernel,
-        timeout=CELL_TIMEOUT_S,
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    try:
-        client.execute(env=student_env(fake_colab))  # raises CellExecutionError naming the cell
-    finally:
-        if kernel.has_kernel:  # nbclient leaves a kernel it did not create running
-            kernel.shutdown_kernel(now=True)
+    notebook, error = student_runs[name]
+    if error is not None:
+        raise error
     assert notebook.cells[0].cell_type == "markdown", "the release must open with its title"
     setup = next(cell for cell in notebook.cells if CELL_MARKER in cell.metadata)
     assert setup.get("execution_count") is not None, "the Colab setup cell did not run"
