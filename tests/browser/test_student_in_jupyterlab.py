@@ -142,26 +142,23 @@ def error_outputs(page) -> list[str]:
 def set_slider(page, slider, value: int, until, shows: str, attempts: int = 3) -> None:
     """Type `value` into a slider's readout, as a student may, until `until` shows `shows`.
 
+    `until` is a locator, looked up again while waiting: the HTML widget replaces its element
+    when its value changes, so a handle taken before the edit would never show the new text.
     On a busy machine the notebook may still be laying out outputs when the readout is
     clicked, so the edit is tried again (a few times) when nothing changed.
     """
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+    from playwright.sync_api import expect  # imported here: without it the tests skip
 
     readout = slider.locator(".widget-readout")
     for _ in range(attempts):
         readout.scroll_into_view_if_needed()
         readout.click()
-        page.keyboard.press("Control+A")
-        page.keyboard.type(str(value))
-        page.keyboard.press("Enter")
+        readout.fill(str(value))
+        readout.press("Enter")
         try:
-            page.wait_for_function(
-                "([el, text]) => el.innerText.includes(text)",
-                arg=[until.element_handle(), shows],
-                timeout=30_000,
-            )
+            expect(until).to_contain_text(shows, timeout=30_000)
             return
-        except PlaywrightTimeoutError:
+        except AssertionError:  # what expect raises when the text did not come
             continue
     screenshot(page, "slider_did_not_respond")
     pytest.fail(f"the explorer did not show {shows!r} after setting the slider to {value}")
@@ -189,9 +186,9 @@ def test_the_solved_release_runs_top_to_bottom_and_the_explorer_follows_its_slid
     stride = explorer.locator(".widget-slider", has_text="stride S")
     set_slider(page, stride, 3, until=formula, shows="so the output is 3x3")
     assert "(7 - 3 + 2) / 3 + 1 = 3" in formula.inner_text()
-    page.wait_for_function(
-        "([img, old]) => img.getAttribute('src') !== old", arg=[image.element_handle(), before]
-    )
+    from playwright.sync_api import expect
+
+    expect(image).not_to_have_attribute("src", before)  # the picture follows the slider
     screenshot(page, "student_01_explorer_stride_3")
 
 
