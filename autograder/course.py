@@ -171,6 +171,38 @@ def put_interpreter_on_path() -> None:
         os.environ["PATH"] = os.pathsep.join([bin_dir, *[e for e in entries if e]])
 
 
+def create_gradebook(path: Path) -> None:
+    """Create an empty nbgrader gradebook at ``path``, as nbgrader's ``Gradebook`` would, unless
+    a file is already there (an existing gradebook is never touched).
+
+    nbgrader stamps a new gradebook with the schema version of its migration scripts, which it
+    learns by running the ``alembic`` command in a new interpreter (about 3 s on a 2-core
+    machine, for every new course). The same version is read here, in this process, from the
+    scripts nbgrader ships (alembic's ``ScriptDirectory``); the tables are nbgrader's own.
+    """
+    if path.exists():
+        return
+    import nbgrader
+    from alembic.script import ScriptDirectory
+    from nbgrader.api import Base
+    from sqlalchemy import create_engine, text
+
+    scripts = ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic"))
+    engine = create_engine(f"sqlite:///{path}", future=True)
+    try:
+        with engine.begin() as connection:
+            Base.metadata.create_all(connection)
+            connection.execute(
+                text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+            )
+            connection.execute(
+                text("INSERT INTO alembic_version (version_num) VALUES (:version)"),
+                {"version": scripts.get_current_head()},
+            )
+    finally:
+        engine.dispose()
+
+
 def did_you_mean(name: str, choices) -> str:
     """ " Did you mean 02_layers?" for the closest of `choices`, or "" when none is close."""
     by_folded = {choice.casefold(): choice for choice in choices}
@@ -221,7 +253,8 @@ class Course:
         return f"Course({str(self.root)!r})"
 
     def ensure(self) -> Course:
-        """Create the course folder, its step folders and `nbgrader_config.py` if missing.
+        """Create the course folder, its step folders, `nbgrader_config.py` and the gradebook
+        if missing (`create_gradebook`).
 
         An existing `nbgrader_config.py` is left as it is (the instructor may have edited it).
         Returns the course itself, so `Course(path).ensure()` reads as one step.
@@ -249,6 +282,9 @@ class Course:
                     near_miss_credit=NEAR_MISS_CREDIT,
                 )
             )
+        if not self.gradebook_path.exists():
+            with self.lock():
+                create_gradebook(self.gradebook_path)
         return self
 
     def nbgrader_config(self, **overrides) -> Config:

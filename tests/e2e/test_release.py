@@ -195,3 +195,27 @@ def test_release_finds_a_source_notebook_in_nbgrader_layout(released_course, tmp
     nested.write_text(json.dumps(read_notebook(TINY_SOURCE / "tiny.ipynb")))
     released = release(released_course, source=tmp_path / "src", progress=False)
     assert released == [released_course.release_path(TINY)]
+
+
+def _schema(path) -> list[tuple]:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        tables = sorted(db.execute("SELECT type, name, sql FROM sqlite_master").fetchall())
+        return tables + db.execute("SELECT version_num FROM alembic_version").fetchall()
+
+
+def test_a_new_course_has_the_gradebook_nbgrader_would_create(tmp_path, monkeypatch):
+    Gradebook(f"sqlite:///{tmp_path / 'by_nbgrader.db'}").close()  # runs `alembic heads`
+    monkeypatch.setenv("PATH", str(tmp_path / "no_programs"))  # no `alembic` to run now
+    course = Course(tmp_path / "course").ensure()
+    assert _schema(course.gradebook_path) == _schema(tmp_path / "by_nbgrader.db")
+    with Gradebook(course.db_url, "cnn-course") as gradebook:  # nbgrader opens it as its own
+        assert gradebook.assignments == []
+
+
+def test_ensure_leaves_an_existing_gradebook_as_it_is(released_course):
+    before = released_course.gradebook_path.read_bytes()
+    released_course.ensure()
+    assert released_course.gradebook_path.read_bytes() == before
+    assert released_course.gradebook_assignments() == [TINY]
