@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import types
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -342,7 +343,10 @@ def student_runs(colab_releases, student_kernels, installed_by_setup_cell, fake_
     )
     jobs = [(path.stem, colab_releases(path.stem)) for path in order]
     env = student_env(fake_colab) | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    return asyncio.run(_run_side_by_side(jobs, student_kernels, env))
+    # A thread of its own for the event loop: the browser tests' Playwright may hold one open
+    # in this thread for the rest of the session.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, _run_side_by_side(jobs, student_kernels, env)).result()
 
 
 @pytest.mark.slow
