@@ -240,3 +240,35 @@ def test_autograde_refuses_an_unknown_isolation(released_course, capsys):
         main(["--course", str(released_course.root), "autograde", "--isolation", "none"])
     assert exit_.value.code == 2
     assert "invalid choice: 'none'" in capsys.readouterr().err
+
+
+# A command's own process: main() runs first, then nbformat validates as it always does.
+_VALIDATES_AFTER_MAIN = """\
+import sys
+from autograder.cli import main
+try:
+    main(["--version"])
+except SystemExit:
+    pass
+import nbformat
+nbformat.validate(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]))
+broken = nbformat.v4.new_notebook()
+broken.cells = [nbformat.from_dict({"cell_type": "code", "source": "x"})]
+try:
+    nbformat.validate(broken)
+except nbformat.ValidationError:
+    print("refused")
+print(sys.modules["rfc3987_syntax"])
+"""
+
+
+def test_a_command_validates_notebooks_without_importing_the_unused_iri_checker():
+    result = subprocess.run(
+        [sys.executable, "-c", _VALIDATES_AFTER_MAIN],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == ["refused", "None"], result.stdout
