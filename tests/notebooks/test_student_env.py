@@ -11,7 +11,8 @@
   This is the one run of each notebook top to bottom in the suite, experiments included, two
   notebooks at a time, each kernel on one thread; the notebooks' own guards (notebook 05's
   small models over 70%, notebook 07's detector at recall and precision 0.6 and segmenter at a
-  mean IoU of 0.5) are asserted in their cells, so this run checks them. (Grading runs only the cells the grades need: tests/e2e/test_demo.py.)
+  mean IoU of 0.5) are asserted in their cells, so this run checks them. (Grading runs only
+  the cells the grades need: tests/e2e/test_demo.py.)
 - Every source notebook states its learning goals, a time estimate and its points at the top,
   and ends with a summary.
 """
@@ -333,13 +334,22 @@ async def _run_side_by_side(jobs: list[tuple[str, Path]], kernels, env: dict) ->
 
 
 @pytest.fixture(scope="session")
-def student_runs(colab_releases, student_kernels, installed_by_setup_cell, fake_colab) -> dict:
-    """Every solved release run top to bottom in the fresh student environment (see
-    ``_run_side_by_side``); empty when the setup cell could not install the course."""
+def student_runs(
+    request, colab_releases, student_kernels, installed_by_setup_cell, fake_colab
+) -> dict:
+    """Every solved release whose test this session runs (``-k 02_layers`` runs one), run top
+    to bottom in the fresh student environment (see ``_run_side_by_side``); empty when the
+    setup cell could not install the course."""
     if installed_by_setup_cell.returncode != 0:
         return {}
+    selected = {
+        item.callspec.params["name"]
+        for item in request.session.items
+        if getattr(item, "originalname", None) == _RUNS_TEST
+    }
     order = sorted(
-        NOTEBOOKS, key=lambda path: (SLOWEST_FIRST + (path.stem[:2],)).index(path.stem[:2])
+        (path for path in NOTEBOOKS if path.stem in selected),
+        key=lambda path: (SLOWEST_FIRST + (path.stem[:2],)).index(path.stem[:2]),
     )
     jobs = [(path.stem, colab_releases(path.stem)) for path in order]
     env = student_env(fake_colab) | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -347,6 +357,9 @@ def student_runs(colab_releases, student_kernels, installed_by_setup_cell, fake_
     # in this thread for the rest of the session.
     with ThreadPoolExecutor(max_workers=1) as thread:
         return thread.submit(asyncio.run, _run_side_by_side(jobs, student_kernels, env)).result()
+
+
+_RUNS_TEST = "test_every_solved_release_runs_in_a_fresh_student_environment"
 
 
 @pytest.mark.slow
