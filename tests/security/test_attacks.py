@@ -17,6 +17,7 @@ import socket
 import sqlite3
 import uuid
 from pathlib import Path
+from textwrap import indent
 
 import pytest
 
@@ -47,11 +48,6 @@ RIGHT = (
     "import math\n\n\ndef add(a, b):\n    return a + b\n\n\n"
     "def hypotenuse(a, b):\n    return math.sqrt(a * a + b * b)\n"
 )
-
-
-def _indented(code: str) -> str:
-    """``code`` as the body of an if or else: each line indented by four spaces."""
-    return "".join("    " + line + "\n" for line in code.splitlines())
 
 
 def _attacks(course: Course, port: int) -> dict[str, str]:
@@ -95,7 +91,7 @@ def _attacks(course: Course, port: int) -> dict[str, str]:
             "found += glob.glob('../../../source/**/*.ipynb', recursive=True)\n"
             f"found += [p for p in [{str(root / 'gradebook.db')!r}] if os.path.exists(p)]\n"
             "print('found', found)\n"
-            "if found:\n" + _indented(RIGHT) + "else:\n" + _indented(WRONG)
+            "if found:\n" + indent(RIGHT, "    ") + "else:\n" + indent(WRONG, "    ")
         ),
         "write_gradebook": (
             "import sqlite3\n"
@@ -173,7 +169,7 @@ def _attacks(course: Course, port: int) -> dict[str, str]:
             "    data = open(f'/proc/self/{name}', 'rb').read().decode('utf-8', 'replace')\n"
             "    hits += [name for n in needles if n in data]\n"
             "print('hidden tests found in', hits)\n"
-            "if hits:\n" + _indented(RIGHT) + "else:\n" + _indented(WRONG)
+            "if hits:\n" + indent(RIGHT, "    ") + "else:\n" + indent(WRONG, "    ")
         ),
         "read_others": (
             "import glob, json\n"
@@ -184,7 +180,7 @@ def _attacks(course: Course, port: int) -> dict[str, str]:
             "    for cell in json.load(open(path))['cells']:\n"
             "        if 'def add' in ''.join(cell['source']):\n"
             "            exec(''.join(cell['source']))\n"
-            "if not paths:\n" + _indented(WRONG)
+            "if not paths:\n" + indent(WRONG, "    ")
         ),
         "tamper_protocol": (
             "import os\n"
